@@ -1,0 +1,1 @@
+"""Symbolic gradients: spec files, matrix-form chain rule, printers and code generation."""

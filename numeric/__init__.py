@@ -1,0 +1,1 @@
+"""An independent NumPy backprop: no SymPy, nothing from derive/."""
