@@ -1,0 +1,164 @@
+"""The Python API: load or build a network, derive its gradients, print them; Jupyter-friendly.
+
+`derive.load("examples/seed_example2.toml").gradient("W2").text` is `2*(yhat - y)*z.T`. Networks
+and gradients have `_repr_latex_`, so a notebook shows them typeset.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import sympy
+
+from derive import report
+from derive.chain_rule import Derivation, derive_gradients
+from derive.elementwise import ElementwiseResult, elementwise_check
+from derive.errors import UnknownVariableError
+from derive.expr import Expr, Shape
+from derive.spec import Spec, load_spec, parse_spec, spec_from_dict
+from derive.sympy_form import ascii_form, to_sympy
+
+
+class GradientResult:
+    """∂loss/∂wrt: the matrix expression, its LaTeX, its steps, and SymPy forms."""
+
+    def __init__(self, derivation: Derivation, wrt: str) -> None:
+        self._d = derivation
+        self.wrt = wrt
+        self._g = derivation[wrt]
+
+    @property
+    def shape(self) -> Shape:
+        return self._g.shape
+
+    @property
+    def expr(self) -> Expr:
+        """The final form: upstream gradients substituted, forward intermediates kept as names."""
+        return self._g.final
+
+    @property
+    def local(self) -> Expr:
+        """The form in terms of the upstream gradients ∂J/∂u (what a backward pass computes)."""
+        return self._g.local
+
+    @property
+    def latex(self) -> str:
+        return report.final_latex(self._d, self.wrt)
+
+    @property
+    def steps(self) -> list[str]:
+        """Right-hand sides of ∂J/∂wrt = ... = ..., in LaTeX."""
+        return report.step_lines(self._d, self.wrt)
+
+    @property
+    def where(self) -> list[str]:
+        """The local factors and upstream gradients the steps use, in LaTeX."""
+        return report.where_lines(self._d, self.wrt)
+
+    @property
+    def text(self) -> str:
+        """SymPy-syntax text with ascii names, e.g. 2*(yhat - y)*z.T."""
+        return ascii_form(self._g.final)
+
+    @property
+    def sympy(self) -> sympy.Basic:
+        """A SymPy matrix expression (MatrixSymbols over symbolic dims)."""
+        return to_sympy(self._g.final)
+
+    def expanded(self) -> Expr:
+        """The gradient with every forward intermediate replaced by its definition."""
+        return self._d.expanded(self.wrt)
+
+    def expanded_latex(self) -> str:
+        return report.printer_for(self._d.spec).doprint(self.expanded())
+
+    def __repr__(self) -> str:
+        return f"<gradient d{self._d.spec.loss}/d{self.wrt} = {self.text}>"
+
+    def _repr_latex_(self) -> str:
+        p = report.printer_for(self._d.spec)
+        lines = [rf"{p.grad(self.wrt)} &= {self.steps[0]}"] + [f"&= {s}" for s in self.steps[1:]]
+        return "$$\\begin{aligned}" + " \\\\ ".join(lines) + "\\end{aligned}$$"
+
+
+class Network:
+    """A validated network and its derivation (computed once, on first use)."""
+
+    def __init__(self, spec: Spec) -> None:
+        self.spec = spec
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> Network:
+        return cls(load_spec(path))
+
+    @classmethod
+    def from_toml(cls, text: str, source: str = "<toml>") -> Network:
+        return cls(parse_spec(text, source))
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], source: str = "<code>") -> Network:
+        return cls(spec_from_dict(data, source))
+
+    @cached_property
+    def derivation(self) -> Derivation:
+        return derive_gradients(self.spec)
+
+    @property
+    def names(self) -> list[str]:
+        """Every name the gradient can be taken with respect to (all but the loss)."""
+        return list(self.derivation.gradients)
+
+    def gradient(self, wrt: str) -> GradientResult:
+        return GradientResult(self.derivation, wrt)
+
+    def gradients(self, wrt: Iterable[str] | None = None) -> dict[str, GradientResult]:
+        """Gradients by name: the given ones, or the intermediates and parameters."""
+        chosen = self.resolve(wrt)
+        return {n: self.gradient(n) for n in chosen}
+
+    def resolve(self, wrt: Iterable[str] | None) -> list[str]:
+        if wrt is None:
+            return self.derivation.default_names()
+        chosen = list(wrt)
+        for name in chosen:
+            if name not in self.derivation.gradients:
+                self.derivation[name]  # raises UnknownVariableError with a hint
+                raise UnknownVariableError(f"no variable {name!r}")
+        return chosen
+
+    def latex(self, wrt: Sequence[str] | None = None) -> str:
+        """A complete LaTeX document (amsmath, amssymb) with every step."""
+        return report.to_latex_document(self.derivation, self.resolve(wrt))
+
+    def markdown(self, wrt: Sequence[str] | None = None) -> str:
+        return report.to_markdown(self.derivation, self.resolve(wrt))
+
+    def json(self, wrt: Sequence[str] | None = None) -> str:
+        return report.to_json(self.derivation, self.resolve(wrt))
+
+    def check_elementwise(
+        self, wrt: Sequence[str] | None = None, dims: Mapping[str, int] | None = None
+    ) -> list[ElementwiseResult]:
+        """Compare each gradient with entry-by-entry `sympy.diff` at small concrete dims."""
+        return elementwise_check(self.derivation, self.resolve(wrt), dims=dims)
+
+    def __repr__(self) -> str:
+        return f"<network {self.spec.title!r}: loss {self.spec.loss}, params {self.spec.params}>"
+
+    def _repr_latex_(self) -> str:
+        return "$$\\begin{aligned}" + " \\\\ ".join(report.equations_latex(self.spec)) + (
+            "\\end{aligned}$$"
+        )
+
+
+def load(path: str | Path) -> Network:
+    """Load and validate a spec file."""
+    return Network.from_file(path)
+
+
+def network(data: Mapping[str, Any]) -> Network:
+    """Build a network in code from the same structure as a spec file's TOML."""
+    return Network.from_dict(data)

@@ -1,0 +1,125 @@
+"""The `gradproof` command: a thin layer over the API that prints results and picks exit codes.
+
+Exit codes: 0 success; 1 a check ran and failed; 2 bad input (spec, names, options);
+3 a check could not be carried out; 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from derive.api import Network
+from derive.errors import GradproofError
+from derive.files import write_text_atomic
+
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_CANNOT_CHECK, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+
+DESCRIPTION = """\
+Derive neural-network gradients symbolically, show them step by step as a textbook
+would, and check them.
+
+A network is a TOML spec file: dims, variables (inputs, targets, parameters) and
+forward equations whose last line is the scalar loss. See examples/.
+"""
+
+EPILOG = """\
+exit codes: 0 success, 1 a check failed, 2 bad input, 3 a check could not run,
+130 interrupted.
+
+examples:
+  gradproof derive examples/seed_example2.toml
+  gradproof derive examples/seed_example2.toml --wrt W1 --format latex -o w1.tex
+  gradproof derive examples/mlp10.toml --format json
+"""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(EXIT_BAD_INPUT, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="gradproof",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+
+    d = sub.add_parser(
+        "derive",
+        help="derive gradients step by step (LaTeX, markdown or JSON)",
+        description="Derive the gradient of the loss with respect to each name, step by step.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=(
+            "By default: every intermediate and parameter, in the order backpropagation\n"
+            "finds them. Gradients have the shape of their variable (denominator layout)."
+        ),
+    )
+    d.add_argument("spec", metavar="SPEC", help="the network's TOML spec file")
+    d.add_argument(
+        "--wrt",
+        action="append",
+        metavar="NAME",
+        help="a variable or intermediate to differentiate with respect to (repeatable)",
+    )
+    d.add_argument(
+        "--all", action="store_true", help="every name, inputs and targets included"
+    )
+    d.add_argument(
+        "--format",
+        choices=("markdown", "latex", "json"),
+        default="markdown",
+        help="output format: markdown with $...$ math (default), a LaTeX document, or JSON",
+    )
+    d.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
+    d.add_argument(
+        "--check",
+        action="store_true",
+        help="also compare each gradient with entry-by-entry sympy.diff at the spec's dims",
+    )
+    d.set_defaults(run=_run_derive)
+    return parser
+
+
+def _run_derive(args: argparse.Namespace) -> int:
+    net = Network.from_file(args.spec)
+    for warning in net.spec.warnings:
+        print(f"gradproof: warning: {args.spec}: {warning}", file=sys.stderr)
+    wrt = net.names if args.all else args.wrt
+    names = net.resolve(wrt)
+    text = {"markdown": net.markdown, "latex": net.latex, "json": net.json}[args.format](names)
+    if args.output:
+        write_text_atomic(args.output, text)
+    else:
+        sys.stdout.write(text)
+    if not args.check:
+        return EXIT_OK
+    results = net.check_elementwise(names)
+    for r in results:
+        print(f"element-wise check: {r}", file=sys.stderr)
+    return EXIT_OK if all(r.passed for r in results) else EXIT_FAILED
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        code: int = args.run(args)
+        return code
+    except GradproofError as exc:
+        print(f"gradproof: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("gradproof: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,37 @@
+"""Every error gradproof raises on purpose, in one place; the CLI maps them to exit codes."""
+
+from __future__ import annotations
+
+
+class GradproofError(Exception):
+    """Base class: a one-line message meant for the user, and the exit code the CLI uses."""
+
+    exit_code = 2
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class SpecError(GradproofError):
+    """A spec file (or a spec built in code) is malformed: bad TOML, unknown name, shape mismatch."""
+
+    def __init__(self, source: str, message: str, where: str | None = None) -> None:
+        prefix = f"{source}: {where}: " if where else f"{source}: "
+        super().__init__(prefix + message)
+        self.source = source
+        self.where = where
+        self.detail = message
+
+
+class UnknownVariableError(GradproofError):
+    """A variable was asked for (--wrt, an API call) that the spec does not define."""
+
+
+class VerificationError(GradproofError):
+    """A cross-check could not be carried out at all (not a failed check: that is a result)."""
+
+    exit_code = 3

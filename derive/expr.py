@@ -1,0 +1,606 @@
+"""Matrix expressions of the derivation: a small typed tree whose constructors keep textbook form.
+
+SymPy's own matrix algebra distributes scalars into sums (2(ŷ − y) becomes 2ŷ − 2y) and reorders terms
+(−y + ŷ), so the derivation keeps its own tree, in the order the spec and the chain rule write it,
+and converts to SymPy objects on request (`derive.to_sympy`). Every node has a shape of symbolic dims
+(dim names, or 1); a 1x1 node is a scalar. The constructors in lower case (`matmul`, `add`, `scale`,
+`hadamard`, ...) are the only way the engine builds nodes: they apply the few simplifications a person
+does without thinking (1·X = X, 𝟏 ⊙ X = X, (Xᵀ)ᵀ = X, constants pulled to the front), nothing more.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import ClassVar
+
+import sympy
+
+Dim = str | int
+Shape = tuple[Dim, Dim]
+SCALAR: Shape = (1, 1)
+
+
+def dim_symbol(dim: Dim) -> sympy.Expr:
+    """The SymPy symbol for a dim name (positive integer), or the integer 1."""
+    if isinstance(dim, int):
+        return sympy.Integer(dim)
+    return sympy.Symbol(dim, integer=True, positive=True)
+
+
+def is_scalar(shape: Shape) -> bool:
+    return shape == SCALAR
+
+
+def transpose_shape(shape: Shape) -> Shape:
+    return (shape[1], shape[0])
+
+
+def broadcast_shape(a: Shape, b: Shape) -> Shape | None:
+    """The shape of a + b under the spec's broadcasting, or None if they do not conform.
+
+    Allowed: equal shapes; a 1x1 scalar with anything; a column (r, 1) with (r, c) over columns
+    (a bias over a batch); a row (1, c) with (r, c) over rows.
+    """
+    if a == b:
+        return a
+    if is_scalar(a):
+        return b
+    if is_scalar(b):
+        return a
+    if a[0] == b[0] and (a[1] == 1 or b[1] == 1):
+        return a if b[1] == 1 else b
+    if a[1] == b[1] and (a[0] == 1 or b[0] == 1):
+        return a if b[0] == 1 else b
+    return None
+
+
+class Expr:
+    """A node of a matrix expression. Immutable; equality and hashing are structural."""
+
+    __slots__ = ("_hash", "shape")
+    children: tuple[Expr, ...] = ()
+    fields: ClassVar[tuple[str, ...]] = ()
+
+    shape: Shape
+    _hash: int
+
+    def _finish(self, shape: Shape) -> None:
+        self.shape = shape
+        own = tuple(getattr(self, f) for f in self.fields)
+        self._hash = hash((type(self).__name__, own, tuple(c._hash for c in self.children)))
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __eq__(self, other: object) -> bool:
+        if self is other:
+            return True
+        if type(self) is not type(other) or not isinstance(other, Expr):
+            return False
+        if self._hash != other._hash or self.shape != other.shape:
+            return False
+        if any(getattr(self, f) != getattr(other, f) for f in self.fields):
+            return False
+        return len(self.children) == len(other.children) and all(
+            a == b for a, b in zip(self.children, other.children, strict=True)
+        )
+
+    def rebuild(self, children: tuple[Expr, ...]) -> Expr:
+        """The same node over new children, through the simplifying constructors."""
+        raise NotImplementedError(type(self).__name__)
+
+    def __repr__(self) -> str:
+        own = ", ".join(repr(getattr(self, f)) for f in self.fields)
+        kids = ", ".join(repr(c) for c in self.children)
+        return f"{type(self).__name__}({', '.join(p for p in (own, kids) if p)})"
+
+    @property
+    def is_scalar(self) -> bool:
+        return is_scalar(self.shape)
+
+
+class Var(Expr):
+    """A named matrix: a variable of the spec or a forward intermediate (names stay names)."""
+
+    __slots__ = ("name",)
+    fields = ("name",)
+
+    def __init__(self, name: str, shape: Shape) -> None:
+        self.name = name
+        self._finish(shape)
+
+    def rebuild(self, children: tuple[Expr, ...]) -> Expr:
+        return self
+
+
+class GradRef(Expr):
+    """∂loss/∂name, by name: the upstream gradient a textbook reuses (δ)."""
+
+    __slots__ = ("name",)
+    fields = ("name",)
+
+    def __init__(self, name: str, shape: Shape) -> None:
+        self.name = name
+        self._finish(shape)
+
+    def rebuild(self, children: tuple[Expr, ...]) -> Expr:
+        return self
+
+
+class Const(Expr):
+    """A scalar constant: a number, or an expression in the dims such as 1/B."""
+
+    __slots__ = ("value",)
+    fields = ("value",)
+
+    def __init__(self, value: sympy.Expr) -> None:
+        self.value = value
+        self._finish(SCALAR)
+
+    def rebuild(self, children: tuple[Expr, ...]) -> Expr:
+        return self
+
+
+class Ones(Expr):
+    """The all-ones matrix 𝟏 of a shape (written 1 in 1 − h)."""
+
+    __slots__ = ()
+
+    def __init__(self, shape: Shape) -> None:
+        self._finish(shape)
+
+    def rebuild(self, children: tuple[Expr, ...]) -> Expr:
+        return self
+
+
+class Zero(Expr):
+    """The zero matrix of a shape: the gradient of a variable the loss does not depend on."""
+
+    __slots__ = ()
+
+    def __init__(self, shape: Shape) -> None:
+        self._finish(shape)
+
+    def rebuild(self, children: tuple[Expr, ...]) -> Expr:
+        return self
+
+
+class MatMul(Expr):
+    """A matrix product A B C ..., order kept."""
+
+    __slots__ = ("children",)
+
+    def __init__(self, factors: tuple[Expr, ...]) -> None:
+        self.children = factors
+        self._finish((factors[0].shape[0], factors[-1].shape[1]))
+
+    def rebuild(self, children: tuple[Expr, ...]) -> Expr:
+        return matmul(*children)
+
+
+class Add(Expr):
+    """A sum of terms in the order written; terms may broadcast (bias over a batch)."""
+
+    __slots__ = ("children",)
+
+    def __init__(self, terms: tuple[Expr, ...], shape: Shape) -> None:
+        self.children = terms
+        self._finish(shape)
+
+    def rebuild(self, children: tuple[Expr, ...]) -> Expr:
+        return add(*children, shape=self.shape)
+
+
+class Scale(Expr):
+    """A constant coefficient (a number or an expression in the dims) times a matrix."""
+
+    __slots__ = ("children", "coef")
+    fields = ("coef",)
+
+    def __init__(self, coef: sympy.Expr, arg: Expr) -> None:
+        self.coef = coef
+        self.children = (arg,)
+        self._finish(arg.shape)
+
+    @property
+    def arg(self) -> Expr:
+        return self.children[0]
+
+    def rebuild(self, children: tuple[Expr, ...]) -> Expr:
+        return scale(self.coef, children[0])
+
+
+class Hadamard(Expr):
+    """An elementwise product A ⊙ B ⊙ ... of equal shapes (for 1x1 factors: a product of scalars)."""
+
+    __slots__ = ("children",)
+
+    def __init__(self, factors: tuple[Expr, ...]) -> None:
+        self.children = factors
+        self._finish(factors[0].shape)
+
+    def rebuild(self, children: tuple[Expr, ...]) -> Expr:
+        return hadamard(*children)
+
+
+class ScalarMul(Expr):
+    """A scalar expression (1x1) times a matrix: s A."""
+
+    __slots__ = ("children",)
+
+    def __init__(self, scalar: Expr, arg: Expr) -> None:
+        self.children = (scalar, arg)
+        self._finish(arg.shape)
+
+    def rebuild(self, children: tuple[Expr, ...]) -> Expr:
+        return smul(children[0], children[1])
+
+
+class Div(Expr):
+    """A matrix divided by a scalar expression."""
+
+    __slots__ = ("children",)
+
+    def __init__(self, num: Expr, den: Expr) -> None:
+        self.children = (num, den)
+        self._finish(num.shape)
+
+    def rebuild(self, children: tuple[Expr, ...]) -> Expr:
+        return div(children[0], children[1])
+
+
+class Power(Expr):
+    """An elementwise power with a constant exponent."""
+
+    __slots__ = ("children", "exponent")
+    fields = ("exponent",)
+
+    def __init__(self, base: Expr, exponent: sympy.Expr) -> None:
+        self.exponent = exponent
+        self.children = (base,)
+        self._finish(base.shape)
+
+    def rebuild(self, children: tuple[Expr, ...]) -> Expr:
+        return power(children[0], self.exponent)
+
+
+class Transpose(Expr):
+    """Aᵀ."""
+
+    __slots__ = ("children",)
+
+    def __init__(self, arg: Expr) -> None:
+        self.children = (arg,)
+        self._finish(transpose_shape(arg.shape))
+
+    def rebuild(self, children: tuple[Expr, ...]) -> Expr:
+        return transpose(children[0])
+
+
+class Apply(Expr):
+    """An elementwise function from the activation table, e.g. σ(a); `param` is leaky ReLU's slope."""
+
+    __slots__ = ("children", "fn", "param")
+    fields = ("fn", "param")
+
+    def __init__(self, fn: str, arg: Expr, param: sympy.Expr | None = None) -> None:
+        self.fn = fn
+        self.param = param
+        self.children = (arg,)
+        self._finish(arg.shape)
+
+    def rebuild(self, children: tuple[Expr, ...]) -> Expr:
+        return Apply(self.fn, children[0], self.param)
+
+
+class Indicator(Expr):
+    """The elementwise indicator 𝟙[a > 0] (relation '>') or 𝟙[a ≤ 0] (relation '<=')."""
+
+    __slots__ = ("children", "relation")
+    fields = ("relation",)
+
+    def __init__(self, arg: Expr, relation: str) -> None:
+        self.relation = relation
+        self.children = (arg,)
+        self._finish(arg.shape)
+
+    def rebuild(self, children: tuple[Expr, ...]) -> Expr:
+        return Indicator(children[0], self.relation)
+
+
+class SumAll(Expr):
+    """The sum of all entries (a scalar)."""
+
+    __slots__ = ("children",)
+
+    def __init__(self, arg: Expr) -> None:
+        self.children = (arg,)
+        self._finish(SCALAR)
+
+    def rebuild(self, children: tuple[Expr, ...]) -> Expr:
+        return sum_all(children[0])
+
+
+class Mean(Expr):
+    """The mean of all entries (a scalar)."""
+
+    __slots__ = ("children",)
+
+    def __init__(self, arg: Expr) -> None:
+        self.children = (arg,)
+        self._finish(SCALAR)
+
+    def rebuild(self, children: tuple[Expr, ...]) -> Expr:
+        return mean(children[0])
+
+
+# ---------------------------------------------------------------------------------------------
+# Simplifying constructors: the only way the engine builds compound nodes.
+
+
+def const(value: sympy.Expr | int) -> Const:
+    return Const(sympy.Integer(value) if isinstance(value, int) else value)
+
+
+def _split_coef(e: Expr) -> tuple[sympy.Expr, Expr]:
+    """Peel constant coefficients off e: Scale(c, X) -> (c, X)."""
+    if isinstance(e, Scale):
+        return e.coef, e.arg
+    return sympy.Integer(1), e
+
+
+def scale(coef: sympy.Expr | int, a: Expr) -> Expr:
+    c = sympy.Integer(coef) if isinstance(coef, int) else coef
+    if c == 1:
+        return a
+    if c == 0 or isinstance(a, Zero):
+        return Zero(a.shape)
+    if isinstance(a, Scale):
+        return scale(c * a.coef, a.arg)
+    if isinstance(a, Const):
+        return Const(c * a.value)
+    return Scale(c, a)
+
+
+def neg(a: Expr) -> Expr:
+    return scale(-1, a)
+
+
+def add(*terms: Expr, shape: Shape | None = None) -> Expr:
+    flat: list[Expr] = []
+    for t in terms:
+        if isinstance(t, Add) and (shape is None or t.shape == shape):
+            flat.extend(t.children)
+        elif not isinstance(t, Zero):
+            flat.append(t)
+    if shape is None:
+        shape = terms[0].shape
+        for t in terms[1:]:
+            joined = broadcast_shape(shape, t.shape)
+            if joined is None:
+                raise ValueError(f"cannot add shapes {shape} and {t.shape}")
+            shape = joined
+    if not flat:
+        return Zero(shape)
+    if len(flat) == 1 and flat[0].shape == shape:
+        return flat[0]
+    if all(isinstance(t, Const) for t in flat):
+        return Const(sympy.Add(*[t.value for t in flat if isinstance(t, Const)]))
+    return Add(tuple(flat), shape)
+
+
+def sub(a: Expr, b: Expr) -> Expr:
+    return add(a, neg(b))
+
+
+def matmul(*factors: Expr) -> Expr:
+    shape = (factors[0].shape[0], factors[-1].shape[1])
+    coef: sympy.Expr = sympy.Integer(1)
+    scalars: list[Expr] = []
+    flat: list[Expr] = []
+    for f in factors:
+        c, f = _split_coef(f)
+        coef *= c
+        if isinstance(f, MatMul):
+            flat.extend(f.children)
+        elif isinstance(f, ScalarMul) and not f.is_scalar:
+            scalars.append(f.children[0])
+            flat.append(f.children[1])
+        else:
+            flat.append(f)
+    if any(isinstance(f, Zero) for f in flat):
+        return Zero(shape)
+    kept: list[Expr] = []
+    for f in flat:
+        if isinstance(f, Const):
+            coef *= f.value
+        elif isinstance(f, Ones) and f.is_scalar:
+            continue
+        else:
+            kept.append(f)
+    if not kept:
+        body: Expr = Const(sympy.Integer(1))
+    elif len(kept) == 1:
+        body = kept[0]
+    else:
+        body = MatMul(tuple(kept))
+    for s in scalars:
+        body = smul(s, body)
+    return scale(coef, body)
+
+
+def hadamard(*factors: Expr) -> Expr:
+    shape = factors[0].shape
+    coef: sympy.Expr = sympy.Integer(1)
+    flat: list[Expr] = []
+    for f in factors:
+        c, f = _split_coef(f)
+        coef *= c
+        if isinstance(f, Hadamard):
+            flat.extend(f.children)
+        elif isinstance(f, Const):
+            coef *= f.value
+        elif isinstance(f, Ones):
+            continue
+        else:
+            flat.append(f)
+    if any(isinstance(f, Zero) for f in flat):
+        return Zero(shape)
+    if not flat:
+        return scale(coef, Ones(shape) if shape != SCALAR else Const(sympy.Integer(1)))
+    body = flat[0] if len(flat) == 1 else Hadamard(tuple(flat))
+    return scale(coef, body)
+
+
+def smul(s: Expr, a: Expr) -> Expr:
+    """Scalar expression s (1x1) times a."""
+    if a.is_scalar:
+        return hadamard(s, a)
+    c1, s = _split_coef(s)
+    c2, a = _split_coef(a)
+    coef = c1 * c2
+    if isinstance(s, Const):
+        return scale(coef * s.value, a)
+    if isinstance(s, Zero) or isinstance(a, Zero):
+        return Zero(a.shape)
+    if isinstance(a, ScalarMul):
+        return scale(coef, ScalarMul(hadamard(s, a.children[0]), a.children[1]))
+    return scale(coef, ScalarMul(s, a))
+
+
+def div(num: Expr, den: Expr) -> Expr:
+    if isinstance(den, Const):
+        return scale(1 / den.value, num)
+    if isinstance(num, Zero):
+        return num
+    c, num = _split_coef(num)
+    return scale(c, Div(num, den))
+
+
+def power(base: Expr, exponent: sympy.Expr | int) -> Expr:
+    p = sympy.Integer(exponent) if isinstance(exponent, int) else exponent
+    if p == 1:
+        return base
+    if p == 0:
+        return Ones(base.shape) if not base.is_scalar else Const(sympy.Integer(1))
+    if isinstance(base, Const):
+        return Const(base.value**p)
+    if isinstance(base, Scale) and p.is_integer:
+        return scale(base.coef**p, power(base.arg, p))
+    if isinstance(base, Power) and p.is_integer and base.exponent.is_integer:
+        return power(base.children[0], base.exponent * p)
+    return Power(base, p)
+
+
+def transpose(a: Expr) -> Expr:
+    if a.is_scalar:
+        return a
+    if isinstance(a, Transpose):
+        return a.children[0]
+    if isinstance(a, Scale):
+        return scale(a.coef, transpose(a.arg))
+    if isinstance(a, Ones):
+        return Ones(transpose_shape(a.shape))
+    if isinstance(a, Zero):
+        return Zero(transpose_shape(a.shape))
+    if isinstance(a, MatMul):
+        return matmul(*[transpose(f) for f in reversed(a.children)])
+    if isinstance(a, ScalarMul):
+        return smul(a.children[0], transpose(a.children[1]))
+    return Transpose(a)
+
+
+def sum_all(a: Expr) -> Expr:
+    if a.is_scalar:
+        return a
+    if isinstance(a, Scale):
+        return scale(a.coef, sum_all(a.arg))
+    if isinstance(a, Zero):
+        return Zero(SCALAR)
+    if isinstance(a, Ones):
+        return Const(dim_symbol(a.shape[0]) * dim_symbol(a.shape[1]))
+    return SumAll(a)
+
+
+def mean(a: Expr) -> Expr:
+    if a.is_scalar:
+        return a
+    if isinstance(a, Scale):
+        return scale(a.coef, mean(a.arg))
+    return Mean(a)
+
+
+def size_of(shape: Shape) -> sympy.Expr:
+    """The number of entries of a shape, as a SymPy expression in the dims."""
+    return dim_symbol(shape[0]) * dim_symbol(shape[1])
+
+
+# ---------------------------------------------------------------------------------------------
+# Traversal
+
+
+def substitute(e: Expr, replace: Callable[[Expr], Expr | None]) -> Expr:
+    """Rebuild e bottom-up, replacing each node for which `replace` returns an expression.
+
+    Shared subtrees are visited once (memoised by identity), so a DAG of depth L costs O(nodes).
+    """
+    memo: dict[int, Expr] = {}
+
+    def walk(node: Expr) -> Expr:
+        hit = memo.get(id(node))
+        if hit is not None:
+            return hit
+        new = replace(node)
+        if new is None:
+            if node.children:
+                kids = tuple(walk(c) for c in node.children)
+                if all(k is c for k, c in zip(kids, node.children, strict=True)):
+                    new = node
+                else:
+                    new = node.rebuild(kids)
+            else:
+                new = node
+        memo[id(node)] = new
+        return new
+
+    return walk(e)
+
+
+def substitute_grads(e: Expr, grads: Mapping[str, Expr]) -> Expr:
+    """Replace every ∂loss/∂u by the expression given for u."""
+    return substitute(e, lambda n: grads.get(n.name) if isinstance(n, GradRef) else None)
+
+
+def substitute_vars(e: Expr, values: Mapping[str, Expr]) -> Expr:
+    """Replace named matrices by expressions (used to expand intermediates on request)."""
+    return substitute(e, lambda n: values.get(n.name) if isinstance(n, Var) else None)
+
+
+def walk_nodes(e: Expr) -> list[Expr]:
+    """Every distinct node of e, children before parents."""
+    seen: set[int] = set()
+    order: list[Expr] = []
+    stack: list[tuple[Expr, bool]] = [(e, False)]
+    while stack:
+        node, done = stack.pop()
+        if done:
+            order.append(node)
+            continue
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        stack.append((node, True))
+        stack.extend((c, False) for c in reversed(node.children))
+    return order
+
+
+def names_in(e: Expr) -> set[str]:
+    return {n.name for n in walk_nodes(e) if isinstance(n, Var)}
+
+
+def count_nodes(e: Expr) -> int:
+    """The size of e printed as a tree (shared subtrees counted each time they appear)."""
+    sizes: dict[int, int] = {}
+    for n in walk_nodes(e):
+        sizes[id(n)] = 1 + sum(sizes[id(c)] for c in n.children)
+    return sizes[id(e)]

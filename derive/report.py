@@ -1,0 +1,248 @@
+"""Derivations as documents: step-by-step LaTeX, markdown and JSON, built from the recorded steps.
+
+The steps follow the course notes: the chain of partial derivatives, the same chain regrouped on
+the nearest named upstream gradient (∂J/∂z · ∂z/∂W⁽¹⁾), the matrix form with that gradient kept
+as a name, the final form, then each local factor and upstream gradient listed under it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from derive.activations import ACTIVATIONS
+from derive.chain_rule import (
+    COMPOSITE,
+    DIRECT,
+    ELEMENTWISE,
+    IDENTITY,
+    LEFT,
+    RIGHT,
+    SCALAR,
+    Derivation,
+    Gradient,
+)
+from derive.latex import LatexPrinter
+from derive.spec import Spec, fmt_shape
+from derive.sympy_form import ascii_form
+
+SIDES = {
+    LEFT: "multiplies from the left",
+    RIGHT: "multiplies from the right",
+    ELEMENTWISE: "elementwise (⊙)",
+    SCALAR: "a scalar factor",
+    IDENTITY: "passes the gradient through",
+}
+
+
+def printer_for(spec: Spec) -> LatexPrinter:
+    return LatexPrinter(spec.latex_of, spec.loss)
+
+
+def final_latex(deriv: Derivation, name: str) -> str:
+    return printer_for(deriv.spec).doprint(deriv[name].final)
+
+
+def step_lines(deriv: Derivation, name: str) -> list[str]:
+    """The right-hand sides of ∂J/∂name = ... = ..., each a LaTeX string, without repeats."""
+    p = printer_for(deriv.spec)
+    g = deriv[name]
+    lines: list[str] = []
+    if g.chain and len(g.chain) > 3:
+        links = [p.local(a, b) for a, b in zip(g.chain[1:], g.chain[2:], strict=False)]
+        lines.append(r" \cdot ".join([p.grad(g.chain[1]), *links]))
+    edge_terms = [
+        rf"{p.grad(e.consumer)} \cdot {p.local(e.consumer, name)}"
+        for e in g.edges
+        if e.kind != DIRECT
+    ]
+    if edge_terms and len(g.edges) == len(edge_terms):
+        if len(set(edge_terms)) == len(edge_terms):
+            lines.append(" + ".join(edge_terms))
+    local = p.doprint(g.local)
+    final = p.doprint(g.final)
+    if local not in lines:
+        lines.append(local)
+    if final not in lines:
+        lines.append(final)
+    return lines
+
+
+def where_lines(deriv: Derivation, name: str) -> list[str]:
+    """The local factors and upstream gradients the steps use, as LaTeX equations with a note."""
+    p = printer_for(deriv.spec)
+    g = deriv[name]
+    out: list[str] = []
+    seen: set[str] = set()
+    for e in g.edges:
+        if e.kind in (DIRECT, COMPOSITE) or e.factor is None:
+            continue
+        lhs = p.local(e.consumer, name)
+        factor = p.doprint(e.factor)
+        if e.activation:
+            act = ACTIVATIONS[e.activation].latex
+            arg = p.names(name)
+            line = rf"{lhs} = {act}'\left({arg}\right) = {factor}"
+        else:
+            line = f"{lhs} = {factor}"
+        note = SIDES.get(e.kind, "")
+        if line not in seen:
+            seen.add(line)
+            out.append(line + (rf" \quad \text{{({note})}}" if note else ""))
+    for e in g.edges:
+        if e.consumer != deriv.spec.loss and e.consumer not in seen:
+            seen.add(e.consumer)
+            out.append(f"{p.grad(e.consumer)} = {final_latex(deriv, e.consumer)}")
+    return out
+
+
+def fanout_note(g: Gradient) -> str | None:
+    if len(g.edges) < 2:
+        return None
+    return (
+        f"{g.wrt} is used {len(g.edges)} times (fan-out): its gradient is the sum of the "
+        "gradients flowing back along each edge"
+    )
+
+
+def equations_latex(spec: Spec) -> list[str]:
+    p = printer_for(spec)
+    return [f"{spec.latex_of(eq.name)} &= {p.doprint(eq.expr)}" for eq in spec.equations]
+
+
+# -- whole documents ----------------------------------------------------------------------------
+
+
+def to_latex_document(deriv: Derivation, names: Sequence[str]) -> str:
+    spec = deriv.spec
+    p = printer_for(spec)
+    out = [
+        r"\documentclass[11pt]{article}",
+        r"\usepackage[margin=2cm]{geometry}",
+        r"\usepackage{amsmath,amssymb}",
+        r"\allowdisplaybreaks",
+        rf"\title{{{_tex_text(spec.title)}}}",
+        r"\date{}",
+        r"\begin{document}",
+        r"\maketitle",
+    ]
+    if spec.description:
+        out.append(_tex_text(spec.description) + "\n")
+    out.append(r"\section*{Network}")
+    out.append(r"\begin{align*}")
+    out.append(" \\\\\n".join(equations_latex(spec)))
+    out.append(r"\end{align*}")
+    out.append(
+        "Gradients are in denominator layout: each has the shape of its variable. "
+        r"$\odot$ is the elementwise product, $\mathbf{1}$ a vector of ones."
+    )
+    out.append(r"\section*{Gradients}")
+    for name in names:
+        g = deriv[name]
+        shape = _tex_text(fmt_shape(g.shape))
+        out.append(rf"\subsection*{{${p.grad(name)}$ \quad {shape}}}")
+        lines = step_lines(deriv, name)
+        body = [rf"{p.grad(name)} &= {lines[0]}"] + [f"&= {line}" for line in lines[1:]]
+        out.append(r"\begin{align*}")
+        out.append(" \\\\\n".join(body))
+        out.append(r"\end{align*}")
+        note = fanout_note(g)
+        if note:
+            out.append(_tex_text(note) + "\n")
+        where = where_lines(deriv, name)
+        if where:
+            out.append(r"where")
+            out.append(r"\begin{align*}")
+            out.append(" \\\\\n".join(line.replace(" = ", " &= ", 1) for line in where))
+            out.append(r"\end{align*}")
+    out.append(r"\end{document}")
+    return "\n".join(out) + "\n"
+
+
+def to_markdown(deriv: Derivation, names: Sequence[str]) -> str:
+    spec = deriv.spec
+    p = printer_for(spec)
+    out = [f"# {spec.title}", ""]
+    if spec.description:
+        out += [spec.description, ""]
+    out += ["## Network", "", "$$", r"\begin{aligned}"]
+    out.append(" \\\\\n".join(equations_latex(spec)))
+    out += [r"\end{aligned}", "$$", ""]
+    out.append(
+        "Gradients are in denominator layout: each has the shape of its variable. "
+        "$\\odot$ is the elementwise product, $\\mathbf{1}$ a vector of ones."
+    )
+    out += ["", "## Gradients", ""]
+    for name in names:
+        g = deriv[name]
+        out.append(f"### ${p.grad(name)}$ ({fmt_shape(g.shape)})")
+        out.append("")
+        lines = step_lines(deriv, name)
+        body = [rf"{p.grad(name)} &= {lines[0]}"] + [f"&= {line}" for line in lines[1:]]
+        out += ["$$", r"\begin{aligned}", " \\\\\n".join(body), r"\end{aligned}", "$$", ""]
+        note = fanout_note(g)
+        if note:
+            out += [note, ""]
+        for line in where_lines(deriv, name):
+            out.append(f"- ${line}$")
+        out.append("")
+    return "\n".join(out)
+
+
+def to_json_data(deriv: Derivation, names: Sequence[str]) -> dict[str, Any]:
+    spec = deriv.spec
+    grads = []
+    for name in names:
+        g = deriv[name]
+        grads.append(
+            {
+                "wrt": name,
+                "role": g.role,
+                "shape": [g.shape[0], g.shape[1]],
+                "sympy": ascii_form(g.final),
+                "latex": final_latex(deriv, name),
+                "steps": step_lines(deriv, name),
+                "where": where_lines(deriv, name),
+                "edges": [
+                    {"from": e.consumer, "kind": e.kind, "activation": e.activation}
+                    for e in g.edges
+                ],
+                "chain": list(g.chain) if g.chain else None,
+            }
+        )
+    return {
+        "title": spec.title,
+        "source": spec.source,
+        "loss": spec.loss,
+        "layout": "denominator",
+        "dims": spec.dims,
+        "warnings": list(spec.warnings),
+        "gradients": grads,
+    }
+
+
+def to_json(deriv: Derivation, names: Sequence[str]) -> str:
+    return json.dumps(to_json_data(deriv, names), indent=2, ensure_ascii=False) + "\n"
+
+
+def _tex_text(text: str) -> str:
+    """Plain text made safe for LaTeX's text mode."""
+    out = []
+    for ch in text:
+        if ch in "&%$#_{}":
+            out.append("\\" + ch)
+        elif ch == "\\":
+            out.append(r"\textbackslash{}")
+        elif ch == "^":
+            out.append(r"\^{}")
+        elif ch == "~":
+            out.append(r"\~{}")
+        elif ord(ch) < 128:
+            out.append(ch)
+        else:
+            out.append(_UNICODE_TEXT.get(ch, "?"))
+    return "".join(out)
+
+
+_UNICODE_TEXT = {"⊙": r"$\odot$", "−": "-", "·": r"$\cdot$", "ŷ": r"$\hat{y}$", "…": "..."}

@@ -1,0 +1,140 @@
+"""The local backward rules: one row per node type, each giving what flows back to each child.
+
+A rule receives the node, the upstream gradient `G` (shape of the node, denominator layout) and a
+context that names the node's output when an equation defines it (so σ′ can be written h ⊙ (1 − h)).
+It returns one (child, contribution) pair per child; the reverse pass sums contributions that
+reach the same variable. Oracles for the matrix rules: the Matrix Cookbook (Petersen & Pedersen,
+2012), eqs. (69)-(71), and any backprop text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Protocol
+
+from derive import expr as E
+from derive.activations import derivative_expr
+
+
+class RuleContext(Protocol):
+    def named(self, node: E.Expr) -> E.Expr:
+        """The name of node's value if an equation defines exactly that node, else the node."""
+        ...
+
+
+Contribution = list[tuple[E.Expr, E.Expr]]
+Rule = Callable[[E.Expr, E.Expr, RuleContext], Contribution]
+
+
+def unbroadcast(G: E.Expr, shape: E.Shape) -> E.Expr:
+    """Sum G over the axes a term of `shape` was broadcast along (a bias over a batch: G 𝟏)."""
+    if G.shape == shape:
+        return G
+    if E.is_scalar(shape):
+        return E.sum_all(G)
+    rows, cols = G.shape
+    if shape == (rows, 1):
+        return E.matmul(G, E.Ones((cols, 1)))
+    if shape == (1, cols):
+        return E.matmul(E.Ones((1, rows)), G)
+    raise ValueError(f"cannot unbroadcast {G.shape} to {shape}")
+
+
+def _matmul(node: E.Expr, G: E.Expr, ctx: RuleContext) -> Contribution:
+    # d(A B C)/dB: A^T G C^T (Cookbook 69-70), for every factor of the product
+    factors = node.children
+    out: Contribution = []
+    for i, f in enumerate(factors):
+        left = [E.transpose(E.matmul(*factors[:i]))] if i > 0 else []
+        right = [E.transpose(E.matmul(*factors[i + 1 :]))] if i + 1 < len(factors) else []
+        out.append((f, E.matmul(*left, G, *right)))
+    return out
+
+
+def _add(node: E.Expr, G: E.Expr, ctx: RuleContext) -> Contribution:
+    return [(t, unbroadcast(G, t.shape)) for t in node.children]
+
+
+def _scale(node: E.Expr, G: E.Expr, ctx: RuleContext) -> Contribution:
+    assert isinstance(node, E.Scale)
+    return [(node.arg, E.scale(node.coef, G))]
+
+
+def _hadamard(node: E.Expr, G: E.Expr, ctx: RuleContext) -> Contribution:
+    factors = node.children
+    return [(f, E.hadamard(G, *factors[:i], *factors[i + 1 :])) for i, f in enumerate(factors)]
+
+
+def _scalar_mul(node: E.Expr, G: E.Expr, ctx: RuleContext) -> Contribution:
+    s, a = node.children
+    return [(s, E.sum_all(E.hadamard(G, a))), (a, E.smul(s, G))]
+
+
+def _div(node: E.Expr, G: E.Expr, ctx: RuleContext) -> Contribution:
+    num, den = node.children
+    grad_den = E.neg(E.div(E.sum_all(E.hadamard(G, num)), E.power(den, 2)))
+    return [(num, E.div(G, den)), (den, grad_den)]
+
+
+def _power(node: E.Expr, G: E.Expr, ctx: RuleContext) -> Contribution:
+    assert isinstance(node, E.Power)
+    (base,) = node.children
+    p = node.exponent
+    return [(base, E.scale(p, E.hadamard(G, E.power(base, p - 1))))]
+
+
+def _transpose(node: E.Expr, G: E.Expr, ctx: RuleContext) -> Contribution:
+    return [(node.children[0], E.transpose(G))]
+
+
+def _apply(node: E.Expr, G: E.Expr, ctx: RuleContext) -> Contribution:
+    assert isinstance(node, E.Apply)
+    (arg,) = node.children
+    slope = derivative_expr(node.fn, ctx.named(arg), ctx.named(node), node.param)
+    return [(arg, E.hadamard(G, slope))]
+
+
+def _sum_all(node: E.Expr, G: E.Expr, ctx: RuleContext) -> Contribution:
+    (arg,) = node.children
+    return [(arg, E.smul(G, E.Ones(arg.shape)))]
+
+
+def _mean(node: E.Expr, G: E.Expr, ctx: RuleContext) -> Contribution:
+    (arg,) = node.children
+    return [(arg, E.scale(1 / E.size_of(arg.shape), E.smul(G, E.Ones(arg.shape))))]
+
+
+def _indicator(node: E.Expr, G: E.Expr, ctx: RuleContext) -> Contribution:
+    # a step function: zero derivative wherever it is differentiable
+    (arg,) = node.children
+    return [(arg, E.Zero(arg.shape))]
+
+
+def _leaf(node: E.Expr, G: E.Expr, ctx: RuleContext) -> Contribution:
+    return []
+
+
+RULES: dict[type[E.Expr], Rule] = {
+    E.MatMul: _matmul,
+    E.Add: _add,
+    E.Scale: _scale,
+    E.Hadamard: _hadamard,
+    E.ScalarMul: _scalar_mul,
+    E.Div: _div,
+    E.Power: _power,
+    E.Transpose: _transpose,
+    E.Apply: _apply,
+    E.SumAll: _sum_all,
+    E.Mean: _mean,
+    E.Indicator: _indicator,
+    E.Const: _leaf,
+    E.Ones: _leaf,
+    E.Zero: _leaf,
+}
+
+
+def rule_for(node: E.Expr) -> Rule:
+    try:
+        return RULES[type(node)]
+    except KeyError:
+        raise NotImplementedError(f"no backward rule for {type(node).__name__}") from None

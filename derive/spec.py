@@ -1,0 +1,591 @@
+"""Spec files: TOML in, a validated network out (dims, variables, forward equations as expressions).
+
+Equations are read with Python's `ast` and a whitelist of node types, then interpreted into
+`derive.expr` nodes with their shapes checked; user text never reaches eval, exec or sympify.
+Every mistake raises `SpecError` with the file, the equation and what was expected.
+"""
+
+from __future__ import annotations
+
+import ast
+import keyword
+import math
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import sympy
+
+from derive import expr as E
+from derive.activations import ACTIVATIONS
+from derive.errors import SpecError
+
+ROLES = ("input", "target", "param")
+REDUCTIONS = ("sum", "mean")
+FUNCTIONS = (*ACTIVATIONS, *REDUCTIONS)
+TOP_LEVEL_KEYS = {"title", "description", "dims", "vars", "forward"}
+VAR_KEYS = {"shape", "role", "latex", "range"}
+MAX_FILE_BYTES = 1_000_000
+MAX_EQUATION_CHARS = 2_000
+MAX_NESTING = 64
+MAX_DIM = 1_000_000
+MAX_NAMES = 2_000
+
+_IDENT = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,39}$")
+_GREEK = (
+    "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi pi rho sigma tau "
+    "upsilon phi chi psi omega Gamma Delta Theta Lambda Xi Pi Sigma Upsilon Phi Psi Omega"
+).split()
+_LATEX_COMMANDS = {
+    *_GREEK,
+    "varepsilon", "vartheta", "varphi", "varsigma", "ell",
+    "hat", "widehat", "bar", "overline", "tilde", "widetilde", "vec", "dot", "ddot", "check",
+    "mathbf", "boldsymbol", "bm", "mathcal", "mathrm", "mathit", "mathsf", "mathbb", "operatorname",
+    "prime", "top", "intercal",
+}  # fmt: skip
+_LATEX_ALLOWED_CHARS = re.compile(r"^[A-Za-z0-9\\{}()\[\]^_',.+\-*| ]*$")
+_ACCENTS = {"hat": r"\hat", "bar": r"\bar", "tilde": r"\tilde", "dot": r"\dot", "vec": r"\vec"}
+
+
+@dataclass(frozen=True)
+class Variable:
+    """A declared variable: an input, a target or a parameter."""
+
+    name: str
+    shape: E.Shape
+    role: str
+    latex: str
+    value_range: tuple[float, float] | None = None
+
+
+@dataclass(frozen=True)
+class Equation:
+    """One forward equation `name = expr` with its LaTeX name and its source text."""
+
+    name: str
+    expr: E.Expr
+    latex: str
+    source: str
+
+
+@dataclass(frozen=True)
+class Spec:
+    """A validated network: the single input every command reads."""
+
+    title: str
+    description: str
+    source: str
+    dims: dict[str, int]
+    variables: dict[str, Variable]
+    equations: tuple[Equation, ...]
+    warnings: tuple[str, ...] = field(default=())
+
+    @property
+    def loss(self) -> str:
+        return self.equations[-1].name
+
+    @property
+    def params(self) -> list[str]:
+        return [v.name for v in self.variables.values() if v.role == "param"]
+
+    @property
+    def intermediates(self) -> list[str]:
+        return [eq.name for eq in self.equations]
+
+    def names(self) -> list[str]:
+        """Every name: variables in file order, then intermediates in order."""
+        return [*self.variables, *self.intermediates]
+
+    def shape_of(self, name: str) -> E.Shape:
+        if name in self.variables:
+            return self.variables[name].shape
+        return self.equation(name).expr.shape
+
+    def latex_of(self, name: str) -> str:
+        if name in self.variables:
+            return self.variables[name].latex
+        return self.equation(name).latex
+
+    def role_of(self, name: str) -> str:
+        if name in self.variables:
+            return self.variables[name].role
+        return "loss" if name == self.loss else "intermediate"
+
+    def equation(self, name: str) -> Equation:
+        for eq in self.equations:
+            if eq.name == name:
+                return eq
+        raise KeyError(name)
+
+    def var(self, name: str) -> E.Var:
+        return E.Var(name, self.shape_of(name))
+
+    def dim_values(self) -> dict[str, int]:
+        return dict(self.dims)
+
+
+def default_latex(name: str) -> str:
+    """A textbook rendering of an ascii name: W1 -> W_{1}, yhat -> \\hat{y}, gamma -> \\gamma."""
+    if name in _GREEK:
+        return "\\" + name
+    for suffix, accent in _ACCENTS.items():
+        if name.endswith(suffix) and len(name) > len(suffix):
+            return f"{accent}{{{default_latex(name[: -len(suffix)])}}}"
+    m = re.fullmatch(r"([A-Za-z]+)_?([0-9]+)", name)
+    if m:
+        return f"{default_latex(m.group(1))}_{{{m.group(2)}}}"
+    if "_" in name:
+        base, _, sub = name.partition("_")
+        return f"{default_latex(base)}_{{{sub}}}"
+    if len(name) == 1:
+        return name
+    return rf"\mathrm{{{name}}}"
+
+
+def check_latex_name(text: str) -> str | None:
+    """Why a spec's `latex` value is not a safe math name, or None if it is."""
+    if not text.strip():
+        return "it is empty"
+    if len(text) > 80:
+        return f"it is {len(text)} characters long (at most 80)"
+    if not _LATEX_ALLOWED_CHARS.match(text):
+        return "it has characters outside letters, digits, braces, ^ _ ( ) [ ] ' and backslash commands"
+    depth = 0
+    for ch in text:
+        depth += ch == "{"
+        depth -= ch == "}"
+        if depth < 0:
+            return "its braces do not balance"
+    if depth:
+        return "its braces do not balance"
+    for cmd in re.findall(r"\\([A-Za-z]+|.)", text):
+        if cmd not in _LATEX_COMMANDS:
+            return f"the command \\{cmd} is not one of the math-name commands allowed"
+    return None
+
+
+def load_spec(path: str | Path) -> Spec:
+    """Read and validate a spec file."""
+    p = Path(path)
+    source = str(path)
+    try:
+        raw = p.read_bytes()
+    except FileNotFoundError:
+        raise SpecError(source, "no such file") from None
+    except IsADirectoryError:
+        raise SpecError(source, "is a directory, expected a .toml spec file") from None
+    except OSError as exc:
+        raise SpecError(source, f"cannot read it ({exc.strerror})") from None
+    if len(raw) > MAX_FILE_BYTES:
+        raise SpecError(source, f"is {len(raw)} bytes; a spec file is at most {MAX_FILE_BYTES}")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise SpecError(source, f"is not UTF-8 text (byte {exc.start})") from None
+    return parse_spec(text, source)
+
+
+def parse_spec(text: str, source: str = "<spec>") -> Spec:
+    """Validate a spec given as TOML text."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise SpecError(source, f"is not valid TOML: {exc}") from None
+    return spec_from_dict(data, source)
+
+
+def spec_from_dict(data: Mapping[str, Any], source: str = "<spec>") -> Spec:
+    """Validate a spec given as the dictionary its TOML would load to (for building nets in code)."""
+    return _SpecReader(source).read(data)
+
+
+class _SpecReader:
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.warnings: list[str] = []
+
+    def fail(self, message: str, where: str | None = None) -> SpecError:
+        return SpecError(self.source, message, where)
+
+    def read(self, data: Mapping[str, Any]) -> Spec:
+        if not isinstance(data, Mapping):
+            raise self.fail("expected a table at the top level")
+        unknown = sorted(set(data) - TOP_LEVEL_KEYS)
+        if unknown:
+            raise self.fail(
+                f"unknown top-level key {unknown[0]!r}; expected only "
+                + ", ".join(sorted(TOP_LEVEL_KEYS))
+            )
+        title = self._text(data.get("title", ""), "title")
+        description = self._text(data.get("description", ""), "description")
+        dims = self._dims(data.get("dims", {}))
+        variables = self._vars(data.get("vars"), dims)
+        equations = self._forward(data.get("forward"), dims, variables)
+        self._check_usage(variables, equations)
+        return Spec(
+            title=title or Path(self.source).stem,
+            description=description,
+            source=self.source,
+            dims=dims,
+            variables=variables,
+            equations=tuple(equations),
+            warnings=tuple(self.warnings),
+        )
+
+    def _text(self, value: Any, key: str) -> str:
+        if not isinstance(value, str):
+            raise self.fail(f"{key} must be a string, got {type(value).__name__}")
+        if len(value) > 2_000:
+            raise self.fail(f"{key} is {len(value)} characters long (at most 2000)")
+        return value
+
+    def _name(self, name: str, what: str) -> None:
+        if not _IDENT.match(name):
+            raise self.fail(
+                f"{what} name {name[:40]!r} is not a plain identifier "
+                "(a letter, then letters, digits or _; at most 40 characters)"
+            )
+        if keyword.iskeyword(name) or name in FUNCTIONS or name == "T":
+            raise self.fail(f"{what} name {name!r} is reserved (a Python keyword, a function or T)")
+
+    def _dims(self, raw: Any) -> dict[str, int]:
+        if not isinstance(raw, Mapping):
+            raise self.fail("[dims] must be a table of name = positive integer")
+        dims: dict[str, int] = {}
+        for name, value in raw.items():
+            self._name(name, "dim")
+            if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_DIM:
+                raise self.fail(
+                    f"dim {name} = {value!r}; expected a positive integer up to {MAX_DIM}", "[dims]"
+                )
+            dims[name] = value
+        return dims
+
+    def _vars(self, raw: Any, dims: dict[str, int]) -> dict[str, Variable]:
+        if not isinstance(raw, Mapping) or not raw:
+            raise self.fail("[vars] is missing or empty; declare at least one variable")
+        if len(raw) > MAX_NAMES:
+            raise self.fail(f"[vars] declares {len(raw)} variables (at most {MAX_NAMES})")
+        out: dict[str, Variable] = {}
+        for name, body in raw.items():
+            self._name(name, "variable")
+            where = f"[vars] {name}"
+            if name in dims:
+                raise self.fail(f"variable {name!r} has the same name as a dim", where)
+            if not isinstance(body, Mapping):
+                raise self.fail('expected a table like { shape = ["n", 1], role = "input" }', where)
+            extra = sorted(set(body) - VAR_KEYS)
+            if extra:
+                raise self.fail(
+                    f"unknown key {extra[0]!r}; expected shape, role, latex, range", where
+                )
+            if "shape" not in body:
+                raise self.fail('no shape; expected shape = "scalar" or [rows, cols]', where)
+            shape = self._shape(body["shape"], dims, where)
+            role = body.get("role")
+            if role not in ROLES:
+                raise self.fail(f"role is {role!r}; expected one of {', '.join(ROLES)}", where)
+            latex = self._latex(body.get("latex"), name, where)
+            value_range = self._range(body.get("range"), where)
+            out[name] = Variable(name, shape, role, latex, value_range)
+        return out
+
+    def _shape(self, raw: Any, dims: dict[str, int], where: str) -> E.Shape:
+        if raw == "scalar":
+            return E.SCALAR
+        if not isinstance(raw, list) or len(raw) != 2:
+            raise self.fail(
+                f'shape is {raw!r}; expected "scalar" or [rows, cols] of dim names and 1', where
+            )
+        out: list[E.Dim] = []
+        for d in raw:
+            if d == 1 and not isinstance(d, bool):
+                out.append(1)
+            elif isinstance(d, str) and d in dims:
+                out.append(d)
+            else:
+                known = ", ".join(dims) or "none declared"
+                raise self.fail(
+                    f"shape entry {d!r} is neither 1 nor a dim (dims: {known})", where
+                )
+        return (out[0], out[1])
+
+    def _latex(self, raw: Any, name: str, where: str) -> str:
+        if raw is None:
+            return default_latex(name)
+        if not isinstance(raw, str):
+            raise self.fail(f"latex must be a string, got {type(raw).__name__}", where)
+        why = check_latex_name(raw)
+        if why:
+            raise self.fail(f"latex {raw[:40]!r} is not accepted: {why}", where)
+        return raw
+
+    def _range(self, raw: Any, where: str) -> tuple[float, float] | None:
+        if raw is None:
+            return None
+        ok = (
+            isinstance(raw, list)
+            and len(raw) == 2
+            and all(isinstance(v, int | float) and not isinstance(v, bool) for v in raw)
+            and all(math.isfinite(v) for v in raw)
+            and raw[0] < raw[1]
+        )
+        if not ok:
+            raise self.fail(f"range is {raw!r}; expected [low, high] with low < high", where)
+        return (float(raw[0]), float(raw[1]))
+
+    def _forward(
+        self, raw: Any, dims: dict[str, int], variables: dict[str, Variable]
+    ) -> list[Equation]:
+        if not isinstance(raw, Mapping) or not raw:
+            raise self.fail("[forward] is missing or empty; the last equation is the loss")
+        shapes: dict[str, E.Shape] = {n: v.shape for n, v in variables.items()}
+        equations: list[Equation] = []
+        for name, body in raw.items():
+            self._name(name, "equation")
+            where = f"equation {name!r}"
+            if name in dims:
+                raise self.fail(f"{name!r} is already a dim", where)
+            if name in shapes:
+                what = "variable" if name in variables else "equation"
+                raise self.fail(f"{name!r} is already defined as a {what}", where)
+            if isinstance(body, str):
+                text, latex_raw = body, None
+            elif isinstance(body, Mapping):
+                extra = sorted(set(body) - {"expr", "latex"})
+                if extra:
+                    raise self.fail(f"unknown key {extra[0]!r}; expected expr and latex", where)
+                text, latex_raw = body.get("expr"), body.get("latex")
+                if not isinstance(text, str):
+                    raise self.fail('expected expr = "..." (a string)', where)
+            else:
+                raise self.fail('expected a string or { expr = "...", latex = "..." }', where)
+            node = _EquationReader(self, where, text, shapes, dims).read()
+            shapes[name] = node.shape
+            latex = self._latex(latex_raw, name, where)
+            equations.append(Equation(name, node, latex, text))
+        loss = equations[-1]
+        if not loss.expr.is_scalar:
+            raise self.fail(
+                f"the last equation is the loss and must be a scalar (1x1); it has shape "
+                f"{fmt_shape(loss.expr.shape)}",
+                f"equation {loss.name!r}",
+            )
+        return equations
+
+    def _check_usage(self, variables: dict[str, Variable], equations: list[Equation]) -> None:
+        used: set[str] = set()
+        for eq in equations:
+            used |= E.names_in(eq.expr)
+        for name, v in variables.items():
+            if name not in used:
+                self.warnings.append(f"{v.role} {name!r} is declared but never used")
+        for eq in equations[:-1]:
+            if eq.name not in used:
+                self.warnings.append(f"intermediate {eq.name!r} is computed but never used")
+
+
+def fmt_shape(shape: E.Shape) -> str:
+    return f"[{shape[0]} x {shape[1]}]"
+
+
+_BINOPS = {
+    ast.Add: "+",
+    ast.Sub: "-",
+    ast.Mult: "*",
+    ast.Div: "/",
+    ast.Pow: "**",
+    ast.MatMult: "@",
+}
+
+
+class _EquationReader:
+    """Interprets one equation's Python-syntax text into an expression, checking every shape."""
+
+    def __init__(
+        self,
+        spec: _SpecReader,
+        where: str,
+        text: str,
+        shapes: dict[str, E.Shape],
+        dims: dict[str, int],
+    ) -> None:
+        self.spec = spec
+        self.where = where
+        self.text = text
+        self.shapes = shapes
+        self.dims = dims
+
+    def fail(self, message: str, node: ast.AST | None = None) -> SpecError:
+        col = getattr(node, "col_offset", None)
+        at = f" (at column {col + 1} of {self.text!r})" if col is not None else ""
+        return self.spec.fail(message + at, self.where)
+
+    def read(self) -> E.Expr:
+        if len(self.text) > MAX_EQUATION_CHARS:
+            raise self.fail(f"is {len(self.text)} characters long (at most {MAX_EQUATION_CHARS})")
+        depth = 0
+        for ch in self.text:
+            depth += ch in "(["
+            depth -= ch in ")]"
+            if depth > MAX_NESTING:
+                raise self.fail(f"nests brackets more than {MAX_NESTING} deep")
+        if not self.text.strip():
+            raise self.fail("is empty")
+        try:
+            tree = ast.parse(self.text.strip(), mode="eval")
+        except SyntaxError as exc:
+            col = f" at column {exc.offset}" if exc.offset else ""
+            raise self.spec.fail(
+                f"is not a valid expression{col}: {exc.msg} in {self.text!r}", self.where
+            ) from None
+        except (RecursionError, MemoryError):
+            raise self.fail("is nested too deeply") from None
+        try:
+            return self.visit(tree.body, 0)
+        except RecursionError:
+            raise self.fail("is nested too deeply") from None
+
+    def visit(self, node: ast.AST, depth: int) -> E.Expr:
+        if depth > 4 * MAX_NESTING:
+            raise self.fail("is nested too deeply", node)
+        if isinstance(node, ast.BinOp) and type(node.op) in _BINOPS:
+            return self.binop(node, depth)
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.UAdd):
+            inner = self.visit(node.operand, depth + 1)
+            return E.neg(inner) if isinstance(node.op, ast.USub) else inner
+        if isinstance(node, ast.Name):
+            if node.id in self.shapes:
+                return E.Var(node.id, self.shapes[node.id])
+            raise self.fail(self.unknown(node.id), node)
+        if isinstance(node, ast.Constant):
+            return E.Const(self.number(node))
+        if isinstance(node, ast.Attribute):
+            if node.attr != "T":
+                raise self.fail(f"unknown attribute .{node.attr}; only .T (transpose) is allowed", node)
+            return E.transpose(self.visit(node.value, depth + 1))
+        if isinstance(node, ast.Call):
+            return self.call(node, depth)
+        raise self.fail(f"{type(node).__name__} is not part of the expression language", node)
+
+    def unknown(self, name: str) -> str:
+        if name in self.dims:
+            return f"{name!r} is a dim, not a variable"
+        if name in FUNCTIONS:
+            return f"{name!r} is a function; call it as {name}(...)"
+        import difflib
+
+        close = difflib.get_close_matches(name, list(self.shapes), n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        return f"unknown name {name!r} (not a variable or an earlier equation){hint}"
+
+    def number(self, node: ast.Constant) -> sympy.Expr:
+        v = node.value
+        if isinstance(v, bool) or not isinstance(v, int | float):
+            raise self.fail(f"constant {v!r} is not a number", node)
+        if isinstance(v, int):
+            if abs(v) > 10**12:
+                raise self.fail(f"constant {v} is too large (at most 1e12)", node)
+            return sympy.Integer(v)
+        if not math.isfinite(v) or abs(v) > 1e12:
+            raise self.fail(f"constant {v!r} is not a finite number up to 1e12", node)
+        if v.is_integer():
+            return sympy.Integer(int(v))
+        return sympy.Float(v)
+
+    def binop(self, node: ast.BinOp, depth: int) -> E.Expr:
+        op = _BINOPS[type(node.op)]
+        if op == "**":
+            base = self.visit(node.left, depth + 1)
+            exponent = self.constant_exponent(node.right)
+            return E.power(base, exponent)
+        a = self.visit(node.left, depth + 1)
+        b = self.visit(node.right, depth + 1)
+        sa, sb = fmt_shape(a.shape), fmt_shape(b.shape)
+        if op == "@":
+            if a.shape[1] != b.shape[0]:
+                raise self.fail(
+                    f"cannot multiply {self.show(node.left)} {sa} @ {self.show(node.right)} {sb}: "
+                    f"inner dims {a.shape[1]} and {b.shape[0]} differ",
+                    node,
+                )
+            return E.matmul(a, b)
+        if op in "+-":
+            shape = E.broadcast_shape(a.shape, b.shape)
+            if shape is None:
+                raise self.fail(
+                    f"cannot {'add' if op == '+' else 'subtract'} {self.show(node.left)} {sa} and "
+                    f"{self.show(node.right)} {sb}: shapes must match, or one must be a scalar, "
+                    "a column [r x 1] beside [r x c], or a row [1 x c] beside [r x c]",
+                    node,
+                )
+            return E.add(a, b if op == "+" else E.neg(b), shape=shape)
+        if op == "*":
+            if a.is_scalar:
+                return E.smul(a, b)
+            if b.is_scalar:
+                return E.smul(b, a)
+            if a.shape != b.shape:
+                raise self.fail(
+                    f"cannot multiply elementwise {self.show(node.left)} {sa} * "
+                    f"{self.show(node.right)} {sb}: * needs equal shapes or a scalar "
+                    "(use @ for a matrix product)",
+                    node,
+                )
+            return E.hadamard(a, b)
+        # division: by a scalar only
+        if not b.is_scalar:
+            raise self.fail(
+                f"cannot divide by {self.show(node.right)} {sb}: the divisor must be a scalar",
+                node,
+            )
+        if isinstance(b, E.Const) and b.value == 0:
+            raise self.fail("division by zero", node)
+        return E.div(a, b)
+
+    def constant_exponent(self, node: ast.AST) -> sympy.Expr:
+        sign = 1
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+            sign, node = -1, node.operand
+        if isinstance(node, ast.Constant):
+            value = self.number(node)
+            if abs(value) > 64:
+                raise self.fail(f"exponent {sign * value} is too large (at most 64)", node)
+            return sign * value
+        raise self.fail("the exponent of ** must be a number", node)
+
+    def call(self, node: ast.Call, depth: int) -> E.Expr:
+        if not isinstance(node.func, ast.Name) or node.func.id not in FUNCTIONS:
+            name = node.func.id if isinstance(node.func, ast.Name) else "this"
+            raise self.fail(
+                f"unknown function {name!r}; expected one of {', '.join(FUNCTIONS)}", node
+            )
+        fn = node.func.id
+        if node.keywords:
+            raise self.fail(f"{fn}() takes no keyword arguments", node)
+        nargs = len(node.args)
+        if fn == "leaky_relu" and nargs == 2:
+            slope = node.args[1]
+            if not isinstance(slope, ast.Constant):
+                raise self.fail("leaky_relu's slope must be a number, as in leaky_relu(a, 0.01)", node)
+            value = self.number(slope)
+            if not 0 <= value < 1:
+                raise self.fail(f"leaky_relu's slope {value} must be in [0, 1)", node)
+            arg = self.visit(node.args[0], depth + 1)
+            return E.Apply(fn, arg, value)
+        if nargs != 1:
+            raise self.fail(f"{fn}() takes one argument, got {nargs}", node)
+        arg = self.visit(node.args[0], depth + 1)
+        if fn == "sum":
+            return E.sum_all(arg)
+        if fn == "mean":
+            return E.mean(arg)
+        if fn == "leaky_relu":
+            return E.Apply(fn, arg, sympy.Float(ACTIVATIONS[fn].default_param or 0.0))
+        return E.Apply(fn, arg)
+
+    def show(self, node: ast.AST) -> str:
+        return ast.get_source_segment(self.text.strip(), node) or type(node).__name__

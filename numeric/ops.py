@@ -1,0 +1,224 @@
+"""The ops table: every op's forward and its hand-written backward rule (VJP), side by side."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from numeric.errors import MissingRuleError
+
+Array = npt.NDArray[Any]
+
+# forward(*args, **params) -> value
+ForwardRule = Callable[..., Array]
+# vjp(y_bar, y, *args, **params) -> one cotangent per argument, each shaped like that argument
+BackwardRule = Callable[..., tuple[Array, ...]]
+
+
+@dataclass(frozen=True)
+class Op:
+    """One differentiable op: its arity, forward and vector-Jacobian product."""
+
+    name: str
+    arity: int
+    forward: ForwardRule | None
+    vjp: BackwardRule | None
+
+
+def unbroadcast(x_bar: Array, shape: tuple[int, ...]) -> Array:
+    """Sum a cotangent over the axes along which an argument of `shape` was broadcast."""
+    if x_bar.shape == shape:
+        return x_bar
+    axes = tuple(
+        axis
+        for axis, (n_arg, n_out) in enumerate(zip(shape, x_bar.shape, strict=True))
+        if n_arg == 1 and n_out != 1
+    )
+    summed: Array = x_bar.sum(axis=axes, keepdims=True)
+    return summed
+
+
+# ---- elementwise helpers that need care -------------------------------------------------
+
+
+def stable_sigmoid(z: Array) -> Array:
+    """1 / (1 + exp(-z)) without overflow: only exp(-|z|) <= 1 is ever computed."""
+    # exp(-|z|) underflows to 0 for |z| > ~745; 0 is the right answer there, so the
+    # underflow flag is not an error even under np.errstate(all="raise").
+    with np.errstate(under="ignore"):
+        e = np.exp(-np.abs(z))
+    return np.where(z >= 0, 1 / (1 + e), e / (1 + e))
+
+
+def leaky_slopes(alpha: float) -> tuple[float, float]:
+    """Slopes (for z > 0, for z <= 0) of max(alpha*z, z); the z = 0 kink takes the left one."""
+    return max(alpha, 1.0), min(alpha, 1.0)
+
+
+def logsumexp(e: Array) -> Array:
+    """log(sum(exp(E))) with the max-shift trick, as a (1, 1) array."""
+    shift = e.max()
+    with np.errstate(under="ignore"):  # exp of very negative shifted entries is 0: correct
+        total = np.exp(e - shift).sum(keepdims=True)
+    result: Array = shift + np.log(total)
+    return result
+
+
+# ---- forward and backward rules ------------------------------------------------------------
+# Each backward rule returns a tuple with one cotangent per argument, in argument order.
+# `y` is the forward output; rules reuse it where that is cheaper (exp, tanh, sigmoid, sqrt).
+
+
+def _matmul_vjp(y_bar: Array, y: Array, a: Array, b: Array) -> tuple[Array, Array]:
+    return y_bar @ b.T, a.T @ y_bar
+
+
+def _add_vjp(y_bar: Array, y: Array, a: Array, b: Array) -> tuple[Array, Array]:
+    return unbroadcast(y_bar, a.shape), unbroadcast(y_bar, b.shape)
+
+
+def _sub_vjp(y_bar: Array, y: Array, a: Array, b: Array) -> tuple[Array, Array]:
+    return unbroadcast(y_bar, a.shape), unbroadcast(-y_bar, b.shape)
+
+
+def _mul_vjp(y_bar: Array, y: Array, a: Array, b: Array) -> tuple[Array, Array]:
+    # Hadamard, or scalar times matrix: the scalar's cotangent sums over the broadcast.
+    return unbroadcast(y_bar * b, a.shape), unbroadcast(y_bar * a, b.shape)
+
+
+def _div_vjp(y_bar: Array, y: Array, a: Array, s: Array) -> tuple[Array, Array]:
+    # y = a / s with s a (1, 1) scalar: dy/ds = -a / s**2 = -y / s
+    return y_bar / s, unbroadcast(-y_bar * y / s, s.shape)
+
+
+def _pow_forward(a: Array, p: float) -> Array:
+    return np.power(a, p)
+
+
+def _pow_vjp(y_bar: Array, y: Array, a: Array, p: float) -> tuple[Array]:
+    return (y_bar * p * np.power(a, p - 1),)
+
+
+def _transpose_vjp(y_bar: Array, y: Array, a: Array) -> tuple[Array]:
+    return (y_bar.T,)
+
+
+def _neg_vjp(y_bar: Array, y: Array, a: Array) -> tuple[Array]:
+    return (-y_bar,)
+
+
+def _sigmoid_vjp(y_bar: Array, y: Array, z: Array) -> tuple[Array]:
+    return (y_bar * y * (1 - y),)
+
+
+def _tanh_vjp(y_bar: Array, y: Array, z: Array) -> tuple[Array]:
+    return (y_bar * (1 - y * y),)
+
+
+def _relu_forward(z: Array) -> Array:
+    return np.where(z > 0, z, 0 * z)
+
+
+def _relu_vjp(y_bar: Array, y: Array, z: Array) -> tuple[Array]:
+    # relu'(0) := 0; gradcheck treats points near 0 as kinks rather than trusting this choice.
+    return (np.where(z > 0, y_bar, 0 * y_bar),)
+
+
+def _leaky_relu_forward(z: Array, alpha: float) -> Array:
+    slope_pos, slope_neg = leaky_slopes(alpha)
+    return np.where(z > 0, slope_pos * z, slope_neg * z)
+
+
+def _leaky_relu_vjp(y_bar: Array, y: Array, z: Array, alpha: float) -> tuple[Array]:
+    slope_pos, slope_neg = leaky_slopes(alpha)
+    return (np.where(z > 0, slope_pos * y_bar, slope_neg * y_bar),)
+
+
+def _exp_vjp(y_bar: Array, y: Array, a: Array) -> tuple[Array]:
+    return (y_bar * y,)
+
+
+def _log_vjp(y_bar: Array, y: Array, a: Array) -> tuple[Array]:
+    return (y_bar / a,)
+
+
+def _sqrt_vjp(y_bar: Array, y: Array, a: Array) -> tuple[Array]:
+    return (y_bar / (2 * y),)
+
+
+def _sum_forward(a: Array) -> Array:
+    total: Array = a.sum(keepdims=True)
+    return total
+
+
+def _sum_vjp(y_bar: Array, y: Array, a: Array) -> tuple[Array]:
+    return (np.broadcast_to(y_bar, a.shape).copy(),)
+
+
+def _mean_forward(a: Array) -> Array:
+    average: Array = a.mean(keepdims=True)
+    return average
+
+
+def _mean_vjp(y_bar: Array, y: Array, a: Array) -> tuple[Array]:
+    return (np.broadcast_to(y_bar / a.size, a.shape).copy(),)
+
+
+def _logsumexp_vjp(y_bar: Array, y: Array, e: Array) -> tuple[Array]:
+    # d/dE log(sum(exp(E))) = softmax(E), computed with the same max shift as the forward
+    # (exp(E - y) would lose digits: E - y cancels when the entries are ~1000).
+    with np.errstate(under="ignore"):
+        weights = np.exp(e - e.max())
+    return (y_bar * (weights / weights.sum()),)
+
+
+def _op(name: str, arity: int, forward: ForwardRule, vjp: BackwardRule) -> tuple[str, Op]:
+    return name, Op(name, arity, forward, vjp)
+
+
+OPS: dict[str, Op] = dict(
+    [
+        _op("matmul", 2, np.matmul, _matmul_vjp),
+        _op("add", 2, np.add, _add_vjp),
+        _op("sub", 2, np.subtract, _sub_vjp),
+        _op("mul", 2, np.multiply, _mul_vjp),
+        _op("div", 2, np.divide, _div_vjp),
+        _op("pow", 1, _pow_forward, _pow_vjp),
+        _op("transpose", 1, np.transpose, _transpose_vjp),
+        _op("neg", 1, np.negative, _neg_vjp),
+        _op("sigmoid", 1, stable_sigmoid, _sigmoid_vjp),
+        _op("tanh", 1, np.tanh, _tanh_vjp),
+        _op("relu", 1, _relu_forward, _relu_vjp),
+        _op("leaky_relu", 1, _leaky_relu_forward, _leaky_relu_vjp),
+        _op("exp", 1, np.exp, _exp_vjp),
+        _op("log", 1, np.log, _log_vjp),
+        _op("sqrt", 1, np.sqrt, _sqrt_vjp),
+        _op("sum", 1, _sum_forward, _sum_vjp),
+        _op("mean", 1, _mean_forward, _mean_vjp),
+        # Not written by users: the graph builder fuses the exact pattern log(sum(exp(E))).
+        _op("logsumexp", 1, logsumexp, _logsumexp_vjp),
+    ]
+)
+
+# Ops whose argument has a kink at 0 (gradcheck compares sign patterns of these arguments).
+KINK_OPS: frozenset[str] = frozenset({"relu", "leaky_relu"})
+
+
+def forward_rule(name: str) -> ForwardRule:
+    """The forward rule of op `name`, looked up at call time so the table can be patched."""
+    op = OPS.get(name)
+    if op is None or op.forward is None:
+        raise MissingRuleError(f"op '{name}' has no forward rule in numeric.ops.OPS")
+    return op.forward
+
+
+def backward_rule(name: str) -> BackwardRule:
+    """The backward rule (VJP) of op `name`; fails loudly, naming the op, if there is none."""
+    op = OPS.get(name)
+    if op is None or op.vjp is None:
+        raise MissingRuleError(f"op '{name}' has no backward rule (VJP) in numeric.ops.OPS")
+    return op.vjp
