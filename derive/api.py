@@ -149,8 +149,10 @@ class Network:
         return f"<network {self.spec.title!r}: loss {self.spec.loss}, params {self.spec.params}>"
 
     def _repr_latex_(self) -> str:
-        return "$$\\begin{aligned}" + " \\\\ ".join(report.equations_latex(self.spec)) + (
-            "\\end{aligned}$$"
+        return (
+            "$$\\begin{aligned}"
+            + " \\\\ ".join(report.equations_latex(self.spec))
+            + ("\\end{aligned}$$")
         )
 
 

@@ -169,9 +169,7 @@ def derive_gradients(spec: Spec) -> Derivation:
     return Derivation(spec, gradients)
 
 
-def _walk_equation(
-    name: str, top: E.Expr, upstream: E.Expr, edges: dict[str, list[Edge]]
-) -> None:
+def _walk_equation(name: str, top: E.Expr, upstream: E.Expr, edges: dict[str, list[Edge]]) -> None:
     """Push ∂J/∂name down one equation's tree, recording an edge at every variable reached."""
     ctx = _Named(top, name)
     activation = top.fn if isinstance(top, E.Apply) else None

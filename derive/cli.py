@@ -67,9 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="NAME",
         help="a variable or intermediate to differentiate with respect to (repeatable)",
     )
-    d.add_argument(
-        "--all", action="store_true", help="every name, inputs and targets included"
-    )
+    d.add_argument("--all", action="store_true", help="every name, inputs and targets included")
     d.add_argument(
         "--format",
         choices=("markdown", "latex", "json"),

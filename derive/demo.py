@@ -1,4 +1,4 @@
-"""`make demo`: derive the course notes' two examples, write them to reports/seed/ and print them."""
+"""`make demo`: derive the course notes' two examples, write them to reports/seed/, print them."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The element-by-element check: rebuild the network from scalar symbols and differentiate entry by entry.
+"""Element-by-element check: the network rebuilt from scalar symbols, differentiated per entry.
 
 This is an independent second derivation. For concrete small dims, every variable becomes an
 explicit matrix of SymPy symbols, the forward pass is evaluated entry by entry, and each entry of
@@ -72,9 +72,7 @@ def explicit(e: E.Expr, env: Mapping[str, sympy.Matrix], dims: Mapping[str, int]
         elif isinstance(n, E.Add):
             out = sympy.zeros(rows, cols)
             for k in kids:
-                out += sympy.Matrix(
-                    rows, cols, lambda i, j, k=k: k[i % k.rows, j % k.cols]
-                )
+                out += sympy.Matrix(rows, cols, lambda i, j, k=k: k[i % k.rows, j % k.cols])
         elif isinstance(n, E.Scale):
             out = num(n.coef) * kids[0]
         elif isinstance(n, E.MatMul):
@@ -171,7 +169,7 @@ def elementwise_check(
             downstream[name] = target
             fn_of = _forward(spec, downstream, sizes, order[name] + 1)
             back = {target[i, j]: env[name][i, j] for i in range(rows) for j in range(cols)}
-        expected = sympy.Matrix(rows, cols, lambda i, j: sympy.diff(fn_of, target[i, j]))
+        expected = sympy.Matrix(rows, cols, lambda i, j, f=fn_of, x=target: sympy.diff(f, x[i, j]))
         expected = expected.xreplace(back) if back else expected
         derived = explicit(deriv[name].final, env, sizes)
         results.append(_compare(name, sizes, expected, derived, exact, draws))

@@ -17,7 +17,7 @@ class GradproofError(Exception):
 
 
 class SpecError(GradproofError):
-    """A spec file (or a spec built in code) is malformed: bad TOML, unknown name, shape mismatch."""
+    """A spec (a file, or one built in code) is malformed: bad TOML, unknown name, bad shapes."""
 
     def __init__(self, source: str, message: str, where: str | None = None) -> None:
         prefix = f"{source}: {where}: " if where else f"{source}: "

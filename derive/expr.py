@@ -1,11 +1,12 @@
 """Matrix expressions of the derivation: a small typed tree whose constructors keep textbook form.
 
-SymPy's own matrix algebra distributes scalars into sums (2(ŷ − y) becomes 2ŷ − 2y) and reorders terms
-(−y + ŷ), so the derivation keeps its own tree, in the order the spec and the chain rule write it,
-and converts to SymPy objects on request (`derive.to_sympy`). Every node has a shape of symbolic dims
-(dim names, or 1); a 1x1 node is a scalar. The constructors in lower case (`matmul`, `add`, `scale`,
-`hadamard`, ...) are the only way the engine builds nodes: they apply the few simplifications a person
-does without thinking (1·X = X, 𝟏 ⊙ X = X, (Xᵀ)ᵀ = X, constants pulled to the front), nothing more.
+SymPy's own matrix algebra distributes scalars into sums (2(ŷ − y) becomes 2ŷ − 2y) and
+reorders terms (−y + ŷ), so the derivation keeps its own tree, in the order the spec and the chain
+rule write it, and converts to SymPy objects on request (`derive.sympy_form`). Every node has a
+shape of symbolic dims (dim names, or 1); a 1x1 node is a scalar. The constructors in lower case
+(`matmul`, `add`, `scale`, `hadamard`, ...) are the only way the engine builds nodes: they apply
+the few simplifications a person does without thinking (1·X = X, 𝟏 ⊙ X = X, (Xᵀ)ᵀ = X,
+constants pulled to the front), nothing more.
 """
 
 from __future__ import annotations
@@ -211,7 +212,7 @@ class Scale(Expr):
 
 
 class Hadamard(Expr):
-    """An elementwise product A ⊙ B ⊙ ... of equal shapes (for 1x1 factors: a product of scalars)."""
+    """An elementwise product A ⊙ B ⊙ ... of equal shapes (of 1x1 factors: a scalar product)."""
 
     __slots__ = ("children",)
 
@@ -278,7 +279,7 @@ class Transpose(Expr):
 
 
 class Apply(Expr):
-    """An elementwise function from the activation table, e.g. σ(a); `param` is leaky ReLU's slope."""
+    """An elementwise function of the activation table, e.g. σ(a); `param`: leaky ReLU's slope."""
 
     __slots__ = ("children", "fn", "param")
     fields = ("fn", "param")

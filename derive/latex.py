@@ -115,8 +115,9 @@ class LatexPrinter:
         return f"{coef} {self.emit(e.arg, PRODUCT)}", PRODUCT
 
     def _print_MatMul(self, e: E.Expr) -> tuple[str, int]:
-        return " ".join(self.emit(f, PRODUCT + 1 if isinstance(f, E.Hadamard) else PRODUCT)
-                        for f in e.children), PRODUCT
+        return " ".join(
+            self.emit(f, PRODUCT + 1 if isinstance(f, E.Hadamard) else PRODUCT) for f in e.children
+        ), PRODUCT
 
     def _print_Hadamard(self, e: E.Expr) -> tuple[str, int]:
         if e.is_scalar:  # a product of scalars
@@ -134,6 +135,11 @@ class LatexPrinter:
     def _print_Power(self, e: E.Expr) -> tuple[str, int]:
         assert isinstance(e, E.Power)
         (base,) = e.children
+        if e.exponent.is_number and e.exponent < 0:  # elementwise reciprocal, never an inverse
+            inner = self.emit(E.power(base, -e.exponent), POSTFIX)
+            if base.is_scalar:
+                return rf"\frac{{1}}{{{inner}}}", ATOM
+            return rf"1 \oslash {inner}", HADAMARD
         p = number_latex(e.exponent)
         matrix = 1 not in base.shape
         exponent = rf"\circ {p}" if matrix else p

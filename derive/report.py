@@ -57,9 +57,9 @@ def step_lines(deriv: Derivation, name: str) -> list[str]:
         for e in g.edges
         if e.kind != DIRECT
     ]
-    if edge_terms and len(g.edges) == len(edge_terms):
-        if len(set(edge_terms)) == len(edge_terms):
-            lines.append(" + ".join(edge_terms))
+    distinct = len(set(edge_terms)) == len(edge_terms)
+    if edge_terms and len(g.edges) == len(edge_terms) and distinct:
+        lines.append(" + ".join(edge_terms))
     local = p.doprint(g.local)
     final = p.doprint(g.final)
     if local not in lines:

@@ -35,10 +35,42 @@ MAX_DIM = 1_000_000
 MAX_NAMES = 2_000
 
 _IDENT = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,39}$")
-_GREEK = (
-    "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi pi rho sigma tau "
-    "upsilon phi chi psi omega Gamma Delta Theta Lambda Xi Pi Sigma Upsilon Phi Psi Omega"
-).split()
+_GREEK = [
+    "alpha",
+    "beta",
+    "gamma",
+    "delta",
+    "epsilon",
+    "zeta",
+    "eta",
+    "theta",
+    "iota",
+    "kappa",
+    "lambda",
+    "mu",
+    "nu",
+    "xi",
+    "pi",
+    "rho",
+    "sigma",
+    "tau",
+    "upsilon",
+    "phi",
+    "chi",
+    "psi",
+    "omega",
+    "Gamma",
+    "Delta",
+    "Theta",
+    "Lambda",
+    "Xi",
+    "Pi",
+    "Sigma",
+    "Upsilon",
+    "Phi",
+    "Psi",
+    "Omega",
+]
 _LATEX_COMMANDS = {
     *_GREEK,
     "varepsilon", "vartheta", "varphi", "varsigma", "ell",
@@ -152,7 +184,10 @@ def check_latex_name(text: str) -> str | None:
     if len(text) > 80:
         return f"it is {len(text)} characters long (at most 80)"
     if not _LATEX_ALLOWED_CHARS.match(text):
-        return "it has characters outside letters, digits, braces, ^ _ ( ) [ ] ' and backslash commands"
+        return (
+            "it has characters outside letters, digits, braces, ^ _ ( ) [ ] ' "
+            "and backslash commands"
+        )
     depth = 0
     for ch in text:
         depth += ch == "{"
@@ -198,7 +233,7 @@ def parse_spec(text: str, source: str = "<spec>") -> Spec:
 
 
 def spec_from_dict(data: Mapping[str, Any], source: str = "<spec>") -> Spec:
-    """Validate a spec given as the dictionary its TOML would load to (for building nets in code)."""
+    """Validate a spec given as the dictionary its TOML loads to (to build networks in code)."""
     return _SpecReader(source).read(data)
 
 
@@ -308,9 +343,7 @@ class _SpecReader:
                 out.append(d)
             else:
                 known = ", ".join(dims) or "none declared"
-                raise self.fail(
-                    f"shape entry {d!r} is neither 1 nor a dim (dims: {known})", where
-                )
+                raise self.fail(f"shape entry {d!r} is neither 1 nor a dim (dims: {known})", where)
         return (out[0], out[1])
 
     def _latex(self, raw: Any, name: str, where: str) -> str:
@@ -352,6 +385,8 @@ class _SpecReader:
             if name in shapes:
                 what = "variable" if name in variables else "equation"
                 raise self.fail(f"{name!r} is already defined as a {what}", where)
+            text: Any
+            latex_raw: Any
             if isinstance(body, str):
                 text, latex_raw = body, None
             elif isinstance(body, Mapping):
@@ -465,7 +500,9 @@ class _EquationReader:
             return E.Const(self.number(node))
         if isinstance(node, ast.Attribute):
             if node.attr != "T":
-                raise self.fail(f"unknown attribute .{node.attr}; only .T (transpose) is allowed", node)
+                raise self.fail(
+                    f"unknown attribute .{node.attr}; only .T (transpose) is allowed", node
+                )
             return E.transpose(self.visit(node.value, depth + 1))
         if isinstance(node, ast.Call):
             return self.call(node, depth)
@@ -570,7 +607,9 @@ class _EquationReader:
         if fn == "leaky_relu" and nargs == 2:
             slope = node.args[1]
             if not isinstance(slope, ast.Constant):
-                raise self.fail("leaky_relu's slope must be a number, as in leaky_relu(a, 0.01)", node)
+                raise self.fail(
+                    "leaky_relu's slope must be a number, as in leaky_relu(a, 0.01)", node
+                )
             value = self.number(slope)
             if not 0 <= value < 1:
                 raise self.fail(f"leaky_relu's slope {value} must be in [0, 1)", node)

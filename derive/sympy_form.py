@@ -174,9 +174,13 @@ def _apply(e: E.Expr) -> tuple[str, int]:
 def _indicator(e: E.Expr) -> tuple[str, int]:
     assert isinstance(e, E.Indicator)
     inner = _emit(e.children[0], 0)
-    return (f"Heaviside({inner})", _ATOM) if e.relation == ">" else (
-        f"(1 - Heaviside({inner}))",
-        _ATOM,
+    return (
+        (f"Heaviside({inner})", _ATOM)
+        if e.relation == ">"
+        else (
+            f"(1 - Heaviside({inner}))",
+            _ATOM,
+        )
     )
 
 
