@@ -11,6 +11,7 @@ import sys
 from collections.abc import Sequence
 
 from derive.api import Network
+from numeric.errors import NumericError
 from derive.errors import GradproofError
 from derive.files import write_text_atomic
 
@@ -32,6 +33,8 @@ examples:
   gradproof derive examples/seed_example2.toml
   gradproof derive examples/seed_example2.toml --wrt W1 --format latex -o w1.tex
   gradproof derive examples/mlp10.toml --format json
+  gradproof codegen examples/seed_example2.toml -o seed2_grads.py
+  gradproof verify examples/*.toml
 """
 
 
@@ -81,7 +84,67 @@ def build_parser() -> argparse.ArgumentParser:
         help="also compare each gradient with entry-by-entry sympy.diff at the spec's dims",
     )
     d.set_defaults(run=_run_derive)
+
+    c = sub.add_parser(
+        "codegen",
+        help="generate an importable NumPy module computing the forward pass and gradients",
+        description=(
+            "Generate a readable NumPy module with forward(**arrays) and gradients(**arrays),\n"
+            "from the symbolic gradients; the LaTeX of each gradient is in its docstring."
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    c.add_argument("spec", metavar="SPEC", help="the network's TOML spec file")
+    c.add_argument("-o", "--output", metavar="FILE.py", required=True, help="the module to write")
+    c.set_defaults(run=_run_codegen)
+
+    v = sub.add_parser(
+        "verify",
+        help="prove every gradient: sympy.diff per entry, numeric/ backprop, finite differences",
+        description=(
+            "One table per spec, one row per gradient. Columns: entry-by-entry sympy.diff\n"
+            "(small dims), the generated NumPy module against numeric/'s independent backprop,\n"
+            "against central finite differences, and against PyTorch autograd if installed."
+        ),
+        epilog="exit codes: 0 every cell passed, 1 some cell failed, 2 bad input.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    v.add_argument("specs", metavar="SPEC", nargs="+", help="spec files to verify")
+    v.add_argument("--json", action="store_true", help="print JSON instead of tables")
+    v.add_argument("--no-torch", action="store_true", help="skip the PyTorch column")
+    v.set_defaults(run=_run_verify)
     return parser
+
+
+def _run_codegen(args: argparse.Namespace) -> int:
+    from derive.codegen import write_module
+
+    net = Network.from_file(args.spec)
+    write_module(net.derivation, args.spec, args.output)
+    print(f"wrote {args.output}: forward() and gradients() for {', '.join(net.spec.params)}")
+    return EXIT_OK
+
+
+def _run_verify(args: argparse.Namespace) -> int:
+    from derive import verify
+
+    reports = []
+    total = len(args.specs)
+    for i, path in enumerate(args.specs, 1):
+        if total > 1 or sys.stderr.isatty():
+            bar = "#" * (20 * i // total)
+            print(f"\rverify [{bar:<20}] {i}/{total} {path}", end="", file=sys.stderr, flush=True)
+        reports.append(verify.verify_spec(path, use_torch=not args.no_torch))
+    if total > 1 or sys.stderr.isatty():
+        print(file=sys.stderr)
+    if args.json:
+        sys.stdout.write(verify.reports_json(reports))
+    else:
+        print("\n\n".join(verify.render_table(r) for r in reports))
+    failed = [f"{r.spec}: {f}" for r in reports for f in r.failures()]
+    for f in failed:
+        print(f"gradproof: check failed: {f}", file=sys.stderr)
+    return EXIT_FAILED if failed else EXIT_OK
 
 
 def _run_derive(args: argparse.Namespace) -> int:
@@ -112,11 +175,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     except GradproofError as exc:
         print(f"gradproof: error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except NumericError as exc:
+        print(f"gradproof: error: numeric/: {exc}", file=sys.stderr)
+        return EXIT_CANNOT_CHECK
     except KeyboardInterrupt:
         print("gradproof: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     except BrokenPipeError:
         return EXIT_OK
+    except RecursionError:
+        print("gradproof: error: the input is nested too deeply to process", file=sys.stderr)
+        return EXIT_BAD_INPUT
 
 
 if __name__ == "__main__":

@@ -28,6 +28,11 @@ def dim_symbol(dim: Dim) -> sympy.Expr:
     return sympy.Symbol(dim, integer=True, positive=True)
 
 
+def is_negative(c: sympy.Expr) -> bool:
+    """Whether a coefficient reads with a leading minus (−2, −2/B)."""
+    return bool(c.could_extract_minus_sign())
+
+
 def is_scalar(shape: Shape) -> bool:
     return shape == SCALAR
 
@@ -434,9 +439,15 @@ def hadamard(*factors: Expr) -> Expr:
     shape = factors[0].shape
     coef: sympy.Expr = sympy.Integer(1)
     flat: list[Expr] = []
+    scalars: list[Expr] = []
     for f in factors:
         c, f = _split_coef(f)
         coef *= c
+        if isinstance(f, ScalarMul) and shape != SCALAR:
+            scalars.append(f.children[0])  # (s A) ⊙ B = s (A ⊙ B)
+            f = f.children[1]
+            c, f = _split_coef(f)
+            coef *= c
         if isinstance(f, Hadamard):
             flat.extend(f.children)
         elif isinstance(f, Const):
@@ -448,8 +459,11 @@ def hadamard(*factors: Expr) -> Expr:
     if any(isinstance(f, Zero) for f in flat):
         return Zero(shape)
     if not flat:
-        return scale(coef, Ones(shape) if shape != SCALAR else Const(sympy.Integer(1)))
-    body = flat[0] if len(flat) == 1 else Hadamard(tuple(flat))
+        body: Expr = Ones(shape) if shape != SCALAR else Const(sympy.Integer(1))
+    else:
+        body = flat[0] if len(flat) == 1 else Hadamard(tuple(flat))
+    for s in scalars:
+        body = smul(s, body)
     return scale(coef, body)
 
 
@@ -490,6 +504,8 @@ def power(base: Expr, exponent: sympy.Expr | int) -> Expr:
         return scale(base.coef**p, power(base.arg, p))
     if isinstance(base, Power) and p.is_integer and base.exponent.is_integer:
         return power(base.children[0], base.exponent * p)
+    if isinstance(base, Apply) and base.fn == "sqrt" and p.is_integer and p.is_even:
+        return power(base.children[0], p / 2)  # (√x)² = x
     return Power(base, p)
 
 

@@ -87,7 +87,7 @@ class LatexPrinter:
     def _print_Add(self, e: E.Expr) -> tuple[str, int]:
         parts: list[str] = []
         for i, term in enumerate(e.children):
-            negative = isinstance(term, E.Scale) and term.coef.is_number and term.coef < 0
+            negative = isinstance(term, E.Scale) and E.is_negative(term.coef)
             if negative:
                 assert isinstance(term, E.Scale)
                 body = self._term(E.scale(-term.coef, term.arg))

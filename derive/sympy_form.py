@@ -144,7 +144,7 @@ def _num(v: sympy.Expr) -> str:
 def _add(e: E.Expr) -> tuple[str, int]:
     parts: list[str] = []
     for i, t in enumerate(e.children):
-        if isinstance(t, E.Scale) and t.coef.is_number and t.coef < 0:
+        if isinstance(t, E.Scale) and E.is_negative(t.coef):
             body = _emit(E.scale(-t.coef, t.arg), _MUL)
             parts.append(f"- {body}" if i else f"-{body}")
         else:
