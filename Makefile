@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck bench reports clean
+.PHONY: demo test lint bench verify clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,6 +14,7 @@ $(STAMP): pyproject.toml
 
 demo: $(STAMP)
 	$(BIN)/python -m derive.demo
+	$(BIN)/gradproof verify --no-torch examples/seed_example1.toml examples/seed_example2.toml
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
@@ -23,7 +24,11 @@ lint: $(STAMP)
 	$(BIN)/mypy
 
 bench: $(STAMP)
-	$(BIN)/python benchmarks/derive_depth.py
+	$(BIN)/python benchmarks/derive_depth.py --out benchmarks/results/derive_depth.json
+	$(BIN)/python benchmarks/gradient_speed.py --out benchmarks/results/gradient_speed.json
+
+verify: $(STAMP)
+	$(BIN)/gradproof verify examples/*.toml
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

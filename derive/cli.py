@@ -11,9 +11,9 @@ import sys
 from collections.abc import Sequence
 
 from derive.api import Network
-from numeric.errors import NumericError
 from derive.errors import GradproofError
 from derive.files import write_text_atomic
+from numeric.errors import NumericError
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_CANNOT_CHECK, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 

@@ -219,11 +219,16 @@ class _Emitter:
                 for f in factors:
                     self.lines.append(f"{target} *= {self.emit(f, _MUL + 1)}")
                 return
-        if isinstance(e, E.Scale) and not e.is_scalar and self.is_fresh(e.arg):
-            if e.coef != -1 and not isinstance(e.arg, E.Ones):
-                self.assign(target, e.arg)
-                self.lines.append(f"{target} *= {self.number(e.coef)}")
-                return
+        if (
+            isinstance(e, E.Scale)
+            and not e.is_scalar
+            and self.is_fresh(e.arg)
+            and e.coef != -1
+            and not isinstance(e.arg, E.Ones)
+        ):
+            self.assign(target, e.arg)
+            self.lines.append(f"{target} *= {self.number(e.coef)}")
+            return
         self.lines.append(f"{target} = {self.emit(e)}")
 
     def is_fresh(self, e: E.Expr) -> bool:

@@ -30,6 +30,7 @@ from derive.torch_check import torch_gradients
 GENERATED_VS_NUMERIC_RTOL = 1e-9
 FD_RTOL = 1e-5
 FD_EPS = 1e-6
+FD_NOISE = 64.0  # roundoff of one loss evaluation, in units of eps * |loss|
 FLOOR = 1e-10
 KINK_MARGIN = 1e-4
 FULL_FD_MAX_ENTRIES = 20_000
@@ -162,6 +163,10 @@ def verify_spec(path: str | Path, seed: int = 0, use_torch: bool = True) -> Spec
         r.wrt: r for r in elementwise_check(net.derivation, names, dims=report.elementwise_dims)
     }
     fd, fd_note = _finite_differences(nnet, values, names)
+    # a central difference cannot resolve below the loss's roundoff over the step: entries
+    # smaller than fd_resolution / FD_RTOL are compared in absolute terms, to fd_resolution
+    loss = abs(nnet.loss_value(values))
+    fd_resolution = FD_NOISE * float(np.finfo(np.float64).eps) * max(1.0, loss) / FD_EPS
     torch_grads, torch_note = torch_gradients(net, values, names) if use_torch else (None, "off")
     for name in names:
         cells: dict[str, Cell] = {}
@@ -171,7 +176,7 @@ def verify_spec(path: str | Path, seed: int = 0, use_torch: bool = True) -> Spec
             generated[name], numeric_grads[name], GENERATED_VS_NUMERIC_RTOL
         )
         cells["gen_vs_fd"] = (
-            _compare(generated[name], fd[name], FD_RTOL, abs_floor=1e-7)
+            _compare(generated[name], fd[name], FD_RTOL, abs_floor=fd_resolution / FD_RTOL)
             if fd is not None
             else Cell("n/a", note=fd_note)
         )
@@ -183,7 +188,10 @@ def verify_spec(path: str | Path, seed: int = 0, use_torch: bool = True) -> Spec
         shape = nnet.variables[name].shape
         report.rows.append(Row(name, (shape[0], shape[1]), cells))
     if fd is not None:
-        report.notes.append(f"finite differences: {fd_note}")
+        report.notes.append(
+            f"finite differences: {fd_note}; resolution {fd_resolution:.1e} (entries smaller "
+            f"than {fd_resolution / FD_RTOL:.1e} are compared to it in absolute terms)"
+        )
     if fd is None:
         result = numeric.directional_check(nnet, values, wrt=list(nnet.inputs_order))
         report.notes.append(f"directional check of numeric/ instead: {result.verdict}")
