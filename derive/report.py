@@ -30,7 +30,7 @@ from derive.sympy_form import ascii_form
 SIDES = {
     LEFT: "multiplies from the left",
     RIGHT: "multiplies from the right",
-    ELEMENTWISE: "elementwise (⊙)",
+    ELEMENTWISE: "elementwise product",
     SCALAR: "a scalar factor",
     IDENTITY: "passes the gradient through",
 }
