@@ -381,10 +381,14 @@ def bench_config(
 
         setup("jax", make_jax, required=False)
 
-    # warm-up (and a per-call estimate), then the sample plan
+    # warm-up (at least one call and 0.3 s: torch's first calls are much slower), then a
+    # per-call estimate for the sample plan
     estimate = {}
     for name, fn in cands.items():
-        fn()
+        t0, calls = time.perf_counter(), 0
+        while calls < 1 or time.perf_counter() - t0 < 0.3:
+            fn()
+            calls += 1
         estimate[name] = timed(fn, 1)
     min_sample = 0.01 if quick else 0.03
     number = {n: max(1, math.ceil(min_sample / max(t, 1e-7))) for n, t in estimate.items()}

@@ -538,6 +538,8 @@ class _EquationReader:
         if op == "**":
             base = self.visit(node.left, depth + 1)
             exponent = self.constant_exponent(node.right)
+            if isinstance(base, E.Const | E.Zero):
+                return self.constant(self.fold_power(base, exponent, node), node)
             return E.power(base, exponent)
         a = self.visit(node.left, depth + 1)
         b = self.visit(node.right, depth + 1)
@@ -579,9 +581,31 @@ class _EquationReader:
                 f"cannot divide by {self.show(node.right)} {sb}: the divisor must be a scalar",
                 node,
             )
-        if isinstance(b, E.Const) and b.value == 0:
+        if isinstance(b, E.Zero) or (isinstance(b, E.Const) and b.value == 0):
             raise self.fail("division by zero", node)
-        return E.div(a, b)
+        return self.constant(E.div(a, b), node)
+
+    def fold_power(self, base: E.Expr, p: sympy.Expr, node: ast.AST) -> E.Expr:
+        """A constant to a constant power, refused before it is computed if it is absurd."""
+        value = base.value if isinstance(base, E.Const) else sympy.Integer(0)
+        if value == 0:
+            if p < 0:
+                raise self.fail("0 to a negative power (division by zero)", node)
+            return E.power(E.Const(value), p)
+        magnitude = float(abs(p)) * math.log10(float(abs(value)))
+        if magnitude > 12:
+            raise self.fail(
+                f"the constant {value}**{p} is beyond 1e12 (or below 1e-12) in magnitude", node
+            )
+        return E.power(E.Const(value), p)
+
+    def constant(self, e: E.Expr, node: ast.AST) -> E.Expr:
+        """e itself, unless it is a constant that is not a finite number up to 1e12."""
+        if isinstance(e, E.Const):
+            v = e.value
+            if v.is_number and (not v.is_finite or abs(v) > 10**12):
+                raise self.fail(f"the constant {v} is not a finite number up to 1e12", node)
+        return e
 
     def constant_exponent(self, node: ast.AST) -> sympy.Expr:
         sign = 1
@@ -595,10 +619,16 @@ class _EquationReader:
         raise self.fail("the exponent of ** must be a number", node)
 
     def call(self, node: ast.Call, depth: int) -> E.Expr:
-        if not isinstance(node.func, ast.Name) or node.func.id not in FUNCTIONS:
-            name = node.func.id if isinstance(node.func, ast.Name) else "this"
+        if not isinstance(node.func, ast.Name):
+            called = ast.get_source_segment(self.text.strip(), node.func) or "an expression"
             raise self.fail(
-                f"unknown function {name!r}; expected one of {', '.join(FUNCTIONS)}", node
+                f"unknown function {called[:60]!r}: only the functions "
+                f"{', '.join(FUNCTIONS)} can be called, by name",
+                node,
+            )
+        if node.func.id not in FUNCTIONS:
+            raise self.fail(
+                f"unknown function {node.func.id!r}; expected one of {', '.join(FUNCTIONS)}", node
             )
         fn = node.func.id
         if node.keywords:

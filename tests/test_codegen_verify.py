@@ -1,4 +1,4 @@
-"""Generated NumPy code: importable, readable, dtype-preserving, and proved by `gradproof verify`."""
+"""Generated NumPy code: importable, readable, keeps the dtype, proved by `gradproof verify`."""
 
 from __future__ import annotations
 
