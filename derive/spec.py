@@ -540,7 +540,9 @@ class _EquationReader:
             exponent = self.constant_exponent(node.right)
             if isinstance(base, E.Const | E.Zero):
                 return self.constant(self.fold_power(base, exponent, node), node)
-            return E.power(base, exponent)
+            if isinstance(base, E.Scale):
+                self.check_power_size(base.coef, exponent, node)
+            return self.constant(E.power(base, exponent), node)
         a = self.visit(node.left, depth + 1)
         b = self.visit(node.right, depth + 1)
         sa, sb = fmt_shape(a.shape), fmt_shape(b.shape)
@@ -564,9 +566,9 @@ class _EquationReader:
             return E.add(a, b if op == "+" else E.neg(b), shape=shape)
         if op == "*":
             if a.is_scalar:
-                return E.smul(a, b)
+                return self.constant(E.smul(a, b), node)
             if b.is_scalar:
-                return E.smul(b, a)
+                return self.constant(E.smul(b, a), node)
             if a.shape != b.shape:
                 raise self.fail(
                     f"cannot multiply elementwise {self.show(node.left)} {sa} * "
@@ -588,23 +590,27 @@ class _EquationReader:
     def fold_power(self, base: E.Expr, p: sympy.Expr, node: ast.AST) -> E.Expr:
         """A constant to a constant power, refused before it is computed if it is absurd."""
         value = base.value if isinstance(base, E.Const) else sympy.Integer(0)
-        if value == 0:
-            if p < 0:
-                raise self.fail("0 to a negative power (division by zero)", node)
-            return E.power(E.Const(value), p)
-        magnitude = float(abs(p)) * math.log10(float(abs(value)))
-        if magnitude > 12:
-            raise self.fail(
-                f"the constant {value}**{p} is beyond 1e12 (or below 1e-12) in magnitude", node
-            )
+        if value == 0 and p < 0:
+            raise self.fail("0 to a negative power (division by zero)", node)
+        self.check_power_size(value, p, node)
         return E.power(E.Const(value), p)
 
+    def check_power_size(self, value: sympy.Expr, p: sympy.Expr, node: ast.AST) -> None:
+        """Refuse c**p when it would lie outside [1e-12, 1e12] in magnitude (c a number)."""
+        if value == 0 or not value.is_number or abs(value) == 1:
+            return
+        magnitude = float((abs(p) * sympy.log(abs(value), 10)).evalf(15))
+        if abs(magnitude) > 12:
+            raise self.fail(
+                f"the constant ({value})**{p} is beyond 1e12 (or below 1e-12) in magnitude", node
+            )
+
     def constant(self, e: E.Expr, node: ast.AST) -> E.Expr:
-        """e itself, unless it is a constant that is not a finite number up to 1e12."""
-        if isinstance(e, E.Const):
-            v = e.value
-            if v.is_number and (not v.is_finite or abs(v) > 10**12):
-                raise self.fail(f"the constant {v} is not a finite number up to 1e12", node)
+        """e itself, unless it carries a constant that is not a finite number in [1e-12, 1e12]."""
+        v = e.value if isinstance(e, E.Const) else e.coef if isinstance(e, E.Scale) else None
+        if v is not None and v.is_number and v != 0:
+            if not v.is_finite or not 1e-12 <= abs(v) <= 1e12:
+                raise self.fail(f"the constant {v} is not a finite number in [1e-12, 1e12]", node)
         return e
 
     def constant_exponent(self, node: ast.AST) -> sympy.Expr:
