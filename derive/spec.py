@@ -608,9 +608,10 @@ class _EquationReader:
     def constant(self, e: E.Expr, node: ast.AST) -> E.Expr:
         """e itself, unless it carries a constant that is not a finite number in [1e-12, 1e12]."""
         v = e.value if isinstance(e, E.Const) else e.coef if isinstance(e, E.Scale) else None
-        if v is not None and v.is_number and v != 0:
-            if not v.is_finite or not 1e-12 <= abs(v) <= 1e12:
-                raise self.fail(f"the constant {v} is not a finite number in [1e-12, 1e12]", node)
+        if v is None or not v.is_number or v == 0:
+            return e
+        if not v.is_finite or not 1e-12 <= abs(v) <= 1e12:
+            raise self.fail(f"the constant {v} is not a finite number in [1e-12, 1e12]", node)
         return e
 
     def constant_exponent(self, node: ast.AST) -> sympy.Expr:
