@@ -9,11 +9,11 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from derive.api import Network
 from derive.errors import GradproofError
 from derive.files import write_text_atomic
-from numeric.errors import NumericError
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_CANNOT_CHECK, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
@@ -35,6 +35,7 @@ examples:
   gradproof derive examples/mlp10.toml --format json
   gradproof codegen examples/seed_example2.toml -o seed2_grads.py
   gradproof verify examples/*.toml
+  gradproof check examples/seed_example2.toml --wrt W2 --answer '2(\\hat{y}-y)z^T'
 """
 
 
@@ -113,7 +114,72 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--json", action="store_true", help="print JSON instead of tables")
     v.add_argument("--no-torch", action="store_true", help="skip the PyTorch column")
     v.set_defaults(run=_run_verify)
+
+    k = sub.add_parser(
+        "check",
+        help="grade a hand-written gradient typed in LaTeX",
+        description=(
+            "Grade a hand-written gradient: correct, incorrect (with the likely mistake and a\n"
+            "counterexample) or invalid (cannot be read: unknown name, shapes that do not\n"
+            "multiply, ...). It may be a full equation, \\frac{\\partial J}{\\partial W} = ..."
+        ),
+        epilog=(
+            "exit codes: 0 correct, 1 incorrect, 2 invalid answer or bad input.\n\n"
+            "example:\n"
+            "  gradproof check examples/seed_example2.toml --wrt W2 --answer '2(\\hat{y}-y)z^T'"
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    k.add_argument("spec", metavar="SPEC", help="the network's TOML spec file")
+    k.add_argument("--wrt", required=True, metavar="NAME", help="the variable of the gradient")
+    given = k.add_mutually_exclusive_group(required=True)
+    given.add_argument("--answer", metavar="LATEX", help="the answer, in LaTeX")
+    given.add_argument("--answer-file", metavar="FILE", help="read the answer from FILE")
+    k.add_argument("--json", action="store_true", help="print the result as JSON")
+    k.add_argument(
+        "--lenient",
+        action="store_true",
+        help="read two same-shape vectors side by side as the elementwise product (with a warning)",
+    )
+    k.add_argument(
+        "--timeout", type=float, default=5.0, metavar="S", help="seconds per check (default 5)"
+    )
+    k.set_defaults(run=_run_check)
     return parser
+
+
+MAX_ANSWER_FILE_BYTES = 1_000_000
+
+
+def _read_answer(args: argparse.Namespace) -> str:
+    if args.answer is not None:
+        text: str = args.answer
+        return text
+    path = Path(args.answer_file)
+    try:
+        data = path.read_bytes()[: MAX_ANSWER_FILE_BYTES + 1]
+    except OSError as exc:
+        raise GradproofError(f"{path}: cannot read the answer file ({exc.strerror})") from None
+    if len(data) > MAX_ANSWER_FILE_BYTES:
+        raise GradproofError(f"{path}: the answer file is over {MAX_ANSWER_FILE_BYTES} bytes")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise GradproofError(f"{path}: the answer is not UTF-8 text (byte {exc.start})") from None
+
+
+def _run_check(args: argparse.Namespace) -> int:
+    from derive.answers.check import CORRECT, INCORRECT, check
+
+    if not 0 < args.timeout <= 600:
+        raise GradproofError(f"--timeout {args.timeout:g}: expected seconds in (0, 600]")
+    answer = _read_answer(args)
+    net = Network.from_file(args.spec)
+    result = check(net, args.wrt, answer, lenient=args.lenient, timeout=args.timeout)
+    sys.stdout.write(result.to_json() if args.json else str(result) + "\n")
+    if result.verdict == CORRECT:
+        return EXIT_OK
+    return EXIT_FAILED if result.verdict == INCORRECT else EXIT_BAD_INPUT
 
 
 def _run_codegen(args: argparse.Namespace) -> int:
@@ -166,18 +232,34 @@ def _run_derive(args: argparse.Namespace) -> int:
     return EXIT_OK if all(r.passed for r in results) else EXIT_FAILED
 
 
+def _attach_dash_values(argv: list[str]) -> list[str]:
+    """`--answer -2x` means the answer -2x, not an option: join it as --answer=-2x."""
+    out: list[str] = []
+    i = 0
+    while i < len(argv):
+        if argv[i] == "--answer" and i + 1 < len(argv) and argv[i + 1].startswith("-"):
+            out.append(f"--answer={argv[i + 1]}")
+            i += 2
+        else:
+            out.append(argv[i])
+            i += 1
+    return out
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(_attach_dash_values(list(sys.argv[1:] if argv is None else argv)))
     try:
         code: int = args.run(args)
         return code
     except GradproofError as exc:
         print(f"gradproof: error: {exc}", file=sys.stderr)
         return exc.exit_code
-    except NumericError as exc:
-        print(f"gradproof: error: numeric/: {exc}", file=sys.stderr)
-        return EXIT_CANNOT_CHECK
+    except Exception as exc:
+        if type(exc).__module__.startswith("numeric"):  # numeric/ is imported only by verify
+            print(f"gradproof: error: numeric/: {exc}", file=sys.stderr)
+            return EXIT_CANNOT_CHECK
+        raise
     except KeyboardInterrupt:
         print("gradproof: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED

@@ -35,3 +35,14 @@ class VerificationError(GradproofError):
     """A cross-check could not be carried out at all (not a failed check: that is a result)."""
 
     exit_code = 3
+
+
+class AnswerError(GradproofError):
+    """A LaTeX answer cannot be read: the verdict `invalid`, with the place in the answer."""
+
+    def __init__(self, message: str, position: int | None = None, hint: str | None = None) -> None:
+        where = f"at character {position + 1}: " if position is not None else ""
+        super().__init__(where + message + (f" ({hint})" if hint else ""))
+        self.position = position
+        self.detail = message
+        self.hint = hint

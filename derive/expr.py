@@ -340,6 +340,32 @@ class Mean(Expr):
         return mean(children[0])
 
 
+class Diag(Expr):
+    """diag(v): the square matrix with the column vector v on its diagonal (read from answers)."""
+
+    __slots__ = ("children",)
+
+    def __init__(self, arg: Expr) -> None:
+        self.children = (arg,)
+        self._finish((arg.shape[0], arg.shape[0]))
+
+    def rebuild(self, children: tuple[Expr, ...]) -> Expr:
+        return Diag(children[0])
+
+
+class Trace(Expr):
+    """tr(A) of a square matrix (a scalar; read from answers)."""
+
+    __slots__ = ("children",)
+
+    def __init__(self, arg: Expr) -> None:
+        self.children = (arg,)
+        self._finish(SCALAR)
+
+    def rebuild(self, children: tuple[Expr, ...]) -> Expr:
+        return Trace(children[0])
+
+
 # ---------------------------------------------------------------------------------------------
 # Simplifying constructors: the only way the engine builds compound nodes.
 

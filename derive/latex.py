@@ -171,3 +171,9 @@ class LatexPrinter:
 
     def _print_Mean(self, e: E.Expr) -> tuple[str, int]:
         return rf"\operatorname{{mean}}\left({self.doprint(e.children[0])}\right)", ATOM
+
+    def _print_Diag(self, e: E.Expr) -> tuple[str, int]:
+        return rf"\operatorname{{diag}}\left({self.doprint(e.children[0])}\right)", ATOM
+
+    def _print_Trace(self, e: E.Expr) -> tuple[str, int]:
+        return rf"\operatorname{{tr}}\left({self.doprint(e.children[0])}\right)", ATOM

@@ -1,0 +1,1 @@
+"""Checking hand-written gradients typed in LaTeX: reader, equivalence, diagnosis, sandbox."""

@@ -1,0 +1,118 @@
+"""Are two matrix expressions the same gradient? Shapes first, then values at random dims.
+
+Each draw picks new dims (distinct values from 2 to 7, so a transpose cannot hide behind a square
+matrix or a dim of 1) and new values of every variable, computes the forward intermediates, and
+compares both expressions entry by entry. A draw that puts any ReLU input or indicator argument
+within 1e-6 of its kink, or that makes the expected gradient non-finite, is drawn again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from derive import expr as E
+from derive.evaluate import Array, evaluate, kink_arguments
+from derive.spec import Spec
+
+RTOL = 1e-8
+FLOOR = 1e-12
+KINK_MARGIN = 1e-6
+
+
+@dataclass
+class Draw:
+    """One random point: dims, the values of every name, and evaluated results."""
+
+    dims: dict[str, int]
+    env: dict[str, Array]
+
+
+def draw_points(spec: Spec, count: int, seed: int, guard: Sequence[E.Expr] = ()) -> list[Draw]:
+    """`count` draws of dims and values, away from kinks of the spec and of `guard` expressions."""
+    rng = np.random.default_rng(seed)
+    kinks = [a for eq in spec.equations for a in kink_arguments(eq.expr)]
+    kinks += [a for g in guard for a in kink_arguments(g)]
+    draws: list[Draw] = []
+    attempts = 0
+    while len(draws) < count:
+        attempts += 1
+        if attempts > 50 * count:
+            raise RuntimeError("could not draw points away from every kink")
+        names = list(spec.dims)
+        sizes = rng.choice(np.arange(2, 8), size=len(names), replace=len(names) > 6)
+        dims = {d: int(n) for d, n in zip(names, sizes, strict=True)}
+        env: dict[str, Array] = {}
+        for name, v in spec.variables.items():
+            shape = tuple(d if isinstance(d, int) else dims[d] for d in v.shape)
+            if v.value_range:
+                env[name] = rng.uniform(*v.value_range, size=shape)
+            else:
+                env[name] = rng.standard_normal(shape)
+        for eq in spec.equations:
+            env[eq.name] = evaluate(eq.expr, env, dims)
+        if not all(np.all(np.isfinite(env[eq.name])) for eq in spec.equations):
+            continue
+        if any(np.min(np.abs(evaluate(k, env, dims))) < KINK_MARGIN for k in kinks):
+            continue
+        draws.append(Draw(dims, env))
+    return draws
+
+
+def close(a: Array, b: Array) -> bool:
+    if a.shape != b.shape:
+        return False
+    finite = np.isfinite(a) & np.isfinite(b)
+    if not np.array_equal(np.isfinite(a), np.isfinite(b)):
+        return False
+    scale = np.maximum(np.maximum(np.abs(a), np.abs(b)), FLOOR)
+    return bool(np.all(np.abs(a - b)[finite] <= RTOL * scale[finite]))
+
+
+def agrees(e: E.Expr, target: Sequence[Array], draws: Sequence[Draw]) -> bool:
+    """Whether e evaluates to the given values at every draw."""
+    for d, want in zip(draws, target, strict=True):
+        try:
+            got = evaluate(e, d.env, d.dims)
+        except (KeyError, ValueError, NotImplementedError):
+            return False
+        if not close(np.asarray(got, dtype=float), want):
+            return False
+    return True
+
+
+def values_at(e: E.Expr, draws: Sequence[Draw]) -> list[Array]:
+    return [np.asarray(evaluate(e, d.env, d.dims), dtype=float) for d in draws]
+
+
+def constant_ratio(answer: Sequence[Array], expected: Sequence[Array]) -> float | None:
+    """k if answer = k · expected at every draw (k ≠ 0, 1), else None."""
+    ks: list[float] = []
+    for a, b in zip(answer, expected, strict=True):
+        if a.shape != b.shape:
+            return None
+        mask = np.abs(b) > 1e-9
+        if not np.any(mask):
+            return None
+        ratio = a[mask] / b[mask]
+        if not np.allclose(ratio, ratio[0], rtol=1e-7, atol=0):
+            return None
+        ks.append(float(ratio[0]))
+    if not ks or not np.allclose(ks, ks[0], rtol=1e-7):
+        return None
+    k = ks[0]
+    if abs(k - 1) < 1e-9 or abs(k) < 1e-12:
+        return None
+    return k
+
+
+def first_difference(answer: Sequence[Array], expected: Sequence[Array]) -> int | None:
+    for i, (a, b) in enumerate(zip(answer, expected, strict=True)):
+        if not close(a, b):
+            return i
+    return None
+
+
+Evaluator = Callable[[E.Expr], list[Array]]

@@ -1,0 +1,920 @@
+"""A LaTeX reader that keeps matrix meaning: a precedence-climbing parser over the spec's shapes.
+
+Grammar, loosest binding first (juxtaposition and \\cdot are the matrix product, order kept):
+
+    answer    := [lhs '='] ... '=' sum              (only the first and last parts are read)
+    sum       := ['+'|'-'] hadamard (('+'|'-') hadamard)*
+    hadamard  := product (('\\odot'|'\\circ') product)*
+    product   := unary (['\\cdot'|'\\times'|'*'] unary)*
+    unary     := '-' unary | postfix
+    postfix   := atom ('^' group)*                  (T, \\top, (2)T, a number)
+    atom      := number | symbol | ( sum ) | [ sum ] | \\{ sum \\} | { sum } | \\frac{..}{..}
+               | function [prime] ( sum ) | \\max(0, x) | \\mathbb{1}[x > 0] | \\|v\\|^2 | ...
+
+Every node is built with its shape checked against the spec, so a product whose shapes do not
+conform is refused with both shapes and the place in the answer. Nothing here evaluates user text.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import sympy
+
+from derive import expr as E
+from derive.activations import ACTIVATIONS, derivative_expr
+from derive.answers.lexer import Token, tokenize
+from derive.answers.names import ACCENTS, GREEK, WRAPPERS, Key, NameTable, key_of_ascii
+from derive.chain_rule import Derivation
+from derive.errors import AnswerError
+from derive.spec import fmt_shape
+
+MAX_CHARS = 20_000
+MAX_DEPTH = 150
+MAX_EXPONENT = 64
+TRANSPOSE_MARKS = {"T", "top", "intercal", "mathsf{T}", "mathrm{T}", "t", "tr"}
+FUNCTION_CMDS = {"sigma": "sigmoid", "tanh": "tanh", "exp": "exp", "log": "log", "ln": "log"}
+OPERATOR_NAMES = {
+    "relu": "relu", "ReLU": "relu", "RELU": "relu", "ReLu": "relu",
+    "leakyrelu": "leaky_relu", "LeakyReLU": "leaky_relu", "LReLU": "leaky_relu",
+    "sigmoid": "sigmoid", "sigm": "sigmoid", "tanh": "tanh", "exp": "exp", "log": "log",
+    "sqrt": "sqrt",
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class _Identity:
+    """I, sized by the product it stands in."""
+
+    pos: int
+
+
+@dataclass(frozen=True)
+class _OnesVector:
+    """\\mathbf{1} (or its transpose), sized by its neighbour in a product; 1 in a sum."""
+
+    pos: int
+    transposed: bool = False
+
+
+@dataclass(frozen=True)
+class _Derivative:
+    """∂J/∂X or ∇_X J: the gradient of the loss with respect to a name."""
+
+    wrt: str
+    pos: int
+
+
+Item = E.Expr | _Identity | _OnesVector | _Derivative
+
+
+@dataclass
+class Reading:
+    """What the reader understood: the right-hand side, the name on the left, warnings."""
+
+    expr: E.Expr
+    lhs_wrt: str | None
+    warnings: list[str] = field(default_factory=list)
+
+
+class Reader:
+    """Reads answers against one derivation (its spec's names and shapes, its gradients)."""
+
+    def __init__(self, deriv: Derivation, lenient: bool = False) -> None:
+        self.deriv = deriv
+        self.spec = deriv.spec
+        self.names = NameTable(self.spec)
+        self.lenient = lenient
+        for name in self.spec.names():
+            try:
+                key = _LatexKey(self.spec.latex_of(name)).key()
+            except AnswerError:
+                continue
+            if key is not None:
+                self.names.add_latex_key(key, name)
+
+    def read(self, text: str) -> Reading:
+        if len(text) > MAX_CHARS:
+            raise AnswerError(f"the answer is {len(text)} characters long (at most {MAX_CHARS})")
+        depth = 0
+        for i, ch in enumerate(text):
+            depth += ch in "({["
+            depth -= ch in ")}]"
+            if depth > MAX_DEPTH:
+                raise AnswerError(f"brackets nest more than {MAX_DEPTH} deep", i)
+        tokens = tokenize(text)
+        parts = _split_top_level(tokens, "=")
+        warnings: list[str] = []
+        lhs_wrt = None
+        if len(parts) > 1:
+            lhs = _Parser(self, parts[0], warnings).whole()
+            if not isinstance(lhs, _Derivative):
+                raise AnswerError(
+                    "the left-hand side should be the gradient, as in "
+                    r"\frac{\partial J}{\partial W} or \nabla_{W} J",
+                    parts[0][0].pos,
+                )
+            lhs_wrt = lhs.wrt
+        item = _Parser(self, parts[-1], warnings).whole()
+        expr = _resolve_alone(item, self)
+        return Reading(expr, lhs_wrt, warnings)
+
+
+def _split_top_level(tokens: list[Token], sym: str) -> list[list[Token]]:
+    parts: list[list[Token]] = [[]]
+    depth = 0
+    for t in tokens[:-1]:
+        if t.is_sym("(", "[", "{") or t.is_cmd("{"):
+            depth += 1
+        elif t.is_sym(")", "]", "}") or t.is_cmd("}"):
+            depth -= 1
+        if depth == 0 and t.is_sym(sym):
+            parts.append([])
+        else:
+            parts[-1].append(t)
+    end = tokens[-1]
+    for p in parts:
+        if not p:
+            raise AnswerError(f"an empty side of '{sym}'", end.pos)
+        p.append(Token("end", "", p[-1].pos + len(p[-1].text)))
+    return parts
+
+
+def _resolve_alone(item: Item, reader: Reader) -> E.Expr:
+    if isinstance(item, _Derivative):
+        return reader.deriv[item.wrt].final
+    if isinstance(item, _OnesVector):
+        raise AnswerError(r"cannot tell the size of \mathbf{1} here", item.pos)
+    if isinstance(item, _Identity):
+        raise AnswerError("cannot tell the size of I here", item.pos)
+    return item
+
+
+class _LatexKey:
+    """Reads a spec's own `latex` name (W^{(2)}, \\hat{y}) into a key, with the answer's rules."""
+
+    def __init__(self, latex: str) -> None:
+        self.tokens = tokenize(latex)
+
+    def key(self) -> Key | None:
+        parser = _Parser(None, self.tokens, [])
+        try:
+            key, _, _ = parser.symbol_key()
+        except AnswerError:
+            return None
+        return key if parser.peek().kind == "end" else None
+
+
+class _Parser:
+    def __init__(self, reader: Reader | None, tokens: list[Token], warnings: list[str]) -> None:
+        self.reader = reader
+        self.tokens = tokens
+        self.i = 0
+        self.depth = 0
+        self.warnings = warnings
+
+    # -- token helpers ------------------------------------------------------------------------
+
+    def peek(self, k: int = 0) -> Token:
+        return self.tokens[min(self.i + k, len(self.tokens) - 1)]
+
+    def next(self) -> Token:
+        t = self.peek()
+        self.i += 1
+        return t
+
+    def expect_sym(self, *texts: str) -> Token:
+        t = self.next()
+        if not t.is_sym(*texts):
+            raise AnswerError(f"expected {' or '.join(texts)}, found {t.show()}", t.pos)
+        return t
+
+    def fail(self, message: str, t: Token | None = None, hint: str | None = None) -> AnswerError:
+        return AnswerError(message, (t or self.peek()).pos, hint)
+
+    def enter(self) -> None:
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise self.fail(f"the answer nests more than {MAX_DEPTH} levels deep")
+
+    @property
+    def r(self) -> Reader:
+        assert self.reader is not None
+        return self.reader
+
+    def whole(self) -> Item:
+        item = self.sum()
+        t = self.peek()
+        if t.kind != "end":
+            raise self.fail(f"unexpected {t.show()}", t)
+        return item
+
+    # -- grammar ------------------------------------------------------------------------------
+
+    def sum(self) -> Item:
+        self.enter()
+        sign = 1
+        if self.peek().is_sym("-", "+"):
+            sign = -1 if self.next().text == "-" else 1
+        first = self.hadamard()
+        terms: list[tuple[int, Item, Token]] = [(sign, first, self.tokens[self.i - 1])]
+        while self.peek().is_sym("+", "-"):
+            op = self.next()
+            terms.append((-1 if op.text == "-" else 1, self.hadamard(), op))
+        self.depth -= 1
+        if len(terms) == 1 and sign == 1:
+            return first
+        exprs: list[E.Expr] = []
+        shape: E.Shape | None = None
+        for s, item, tok in terms:
+            e = self.as_expr(item, in_sum=True)
+            if shape is not None:
+                joined = E.broadcast_shape(shape, e.shape)
+                if joined is None:
+                    raise self.fail(f"cannot add {fmt_shape(shape)} and {fmt_shape(e.shape)}", tok)
+                shape = joined
+            else:
+                shape = e.shape
+            exprs.append(e if s > 0 else E.neg(e))
+        return E.add(*exprs, shape=shape)
+
+    def hadamard(self) -> Item:
+        first = self.product()
+        if not self.peek().is_cmd("odot", "circ", "otimes"):
+            return first
+        factors = [self.as_expr(first)]
+        while self.peek().is_cmd("odot", "circ", "otimes"):
+            op = self.next()
+            right = self.as_expr(self.product())
+            left = factors[-1]
+            if right.shape != left.shape and not (left.is_scalar or right.is_scalar):
+                raise self.fail(
+                    f"the elementwise product needs equal shapes, got {fmt_shape(left.shape)} "
+                    f"and {fmt_shape(right.shape)}",
+                    op,
+                )
+            factors.append(right)
+        out = factors[0]
+        for f in factors[1:]:
+            out = _times(out, f)
+        return out
+
+    def starts_factor(self, t: Token) -> bool:
+        if t.kind in ("num", "word"):
+            return True
+        if t.kind == "sym":
+            return t.text in "([{|"
+        if t.kind == "cmd":
+            return t.text not in {
+                "odot", "circ", "otimes", "cdot", "times", "}", "le", "leq", "ge", "geq", "lt",
+                "gt", "neq", "rVert", "rvert", "right", "end",
+            }  # fmt: skip
+        return False
+
+    def product(self) -> Item:
+        items: list[tuple[Item, Token]] = []
+        start = self.peek()
+        items.append((self.unary(), start))
+        while True:
+            t = self.peek()
+            if t.is_cmd("cdot", "times") or t.is_sym("*"):
+                self.next()
+                t = self.peek()
+            elif not self.starts_factor(t):
+                break
+            if t.is_sym("|") and self.closing_bar_ahead():
+                break
+            items.append((self.unary(), t))
+        if len(items) == 1:
+            return items[0][0]
+        return self.build_product(items)
+
+    def closing_bar_ahead(self) -> bool:
+        return getattr(self, "_in_abs", 0) > 0
+
+    def unary(self) -> Item:
+        if self.peek().is_sym("-"):
+            self.next()
+            return E.neg(self.as_expr(self.unary()))
+        if self.peek().is_sym("+"):
+            self.next()
+        return self.postfix()
+
+    def postfix(self) -> Item:
+        self.enter()
+        item = self.atom()
+        while self.peek().is_sym("^"):
+            hat = self.next()
+            sup = self.group_tokens()
+            item = self.apply_superscript(item, sup, hat)
+        if self.peek().is_sym("'"):
+            raise self.fail("a prime here does not follow a function")
+        self.depth -= 1
+        return item
+
+    def apply_superscript(self, item: Item, sup: list[Token], at: Token) -> Item:
+        text = _joined(sup)
+        if text in TRANSPOSE_MARKS:
+            return (
+                E.transpose(self.as_expr(item))
+                if not isinstance(item, _OnesVector)
+                else (_OnesVector(item.pos, not item.transposed))
+            )
+        e = self.as_expr(item)
+        power = _exponent(sup)
+        if power is None:
+            raise self.fail(f"cannot read the superscript {text!r}", at, "expected T or a number")
+        if text.startswith("circ"):
+            return E.power(e, power)
+        if not e.is_scalar and 1 not in e.shape and power != 1:
+            raise self.fail(
+                f"a power of the matrix {fmt_shape(e.shape)} is ambiguous",
+                at,
+                r"write ^{\circ 2} for an elementwise power",
+            )
+        if isinstance(e, E.Const):
+            return E.Const(e.value**power)
+        return E.power(e, power)
+
+    def group_tokens(self) -> list[Token]:
+        """The tokens of a {group} or of a single token (as in ^T or _2)."""
+        t = self.next()
+        if t.is_sym("{"):
+            depth = 1
+            out: list[Token] = []
+            while True:
+                u = self.next()
+                if u.kind == "end":
+                    raise self.fail("a { is never closed", t)
+                if u.is_sym("{"):
+                    depth += 1
+                elif u.is_sym("}"):
+                    depth -= 1
+                    if depth == 0:
+                        return out
+                out.append(u)
+        if t.kind == "word" and len(t.text) > 1:
+            # ^Tx is ^T x: a script takes one character
+            rest = Token("word", t.text[1:], t.pos + 1)
+            self.tokens.insert(self.i, rest)
+            return [Token("word", t.text[0], t.pos)]
+        if t.kind == "cmd" and t.text in ("mathsf", "mathrm"):
+            inner = self.group_tokens()
+            return [Token("cmd", t.text, t.pos), Token("sym", "{", t.pos), *inner,
+                    Token("sym", "}", t.pos)]  # fmt: skip
+        if t.kind == "end":
+            raise self.fail("a script (^ or _) with nothing after it", t)
+        return [t]
+
+    # -- atoms --------------------------------------------------------------------------------
+
+    def atom(self) -> Item:
+        t = self.peek()
+        if t.kind == "num":
+            self.next()
+            return self.number(t)
+        if t.is_sym("(", "["):
+            self.next()
+            inner = self.sum()
+            self.expect_sym(")" if t.text == "(" else "]")
+            return inner
+        if t.is_sym("{"):
+            self.next()
+            inner = self.sum()
+            self.expect_sym("}")
+            return inner
+        if t.is_cmd("{"):
+            self.next()
+            inner = self.sum()
+            close = self.next()
+            if not close.is_cmd("}"):
+                raise self.fail(r"expected \}", close)
+            return inner
+        if t.is_sym("|") or t.is_cmd("|", "lVert", "Vert"):
+            return self.norm()
+        if t.kind == "word":
+            return self.word()
+        if t.kind == "cmd":
+            return self.command()
+        raise self.fail(f"unexpected {t.show()}", t)
+
+    def number(self, t: Token) -> E.Expr:
+        if t.text.count(".") > 1 or len(t.text) > 15:
+            raise self.fail(f"cannot read the number {t.text[:20]!r}", t)
+        value = _decimal(t.text)
+        if abs(value) > 10**12:
+            raise self.fail(f"the number {t.text} is too large (at most 1e12)", t)
+        return E.Const(value)
+
+    def word(self) -> Item:
+        t = self.peek()
+        reader = self.r
+        # a whole ascii name typed as is (yhat, W2)
+        if t.text in reader.names.ascii and not self.peek(1).is_sym("_", "^"):
+            self.next()
+            return reader.spec.var(t.text)
+        key, start, prime = self.symbol_key()
+        if prime:
+            return self.function_call("prime-of-" + key.base, start, prime=True)
+        name = reader.names.lookup(key)
+        if name is not None:
+            return reader.spec.var(name)
+        if not key.index and not key.accent:
+            special = self.special_letter(key.base, start)
+            if special is not None:
+                return special
+        if key.base in reader.names.dims and not key.index and not key.accent:
+            return E.Const(E.dim_symbol(key.base))
+        if len(key.base) > 1 and not key.index and not key.accent and key.base.isalpha():
+            # LaTeX reads xy as x times y
+            return self.letters(key.base, start)
+        closest = reader.names.closest(key)
+        hint = f"did you mean {closest}?" if closest else f"names: {reader.names.suggestions()}"
+        raise self.fail(f"unknown name {key.show()}", start, hint)
+
+    def letters(self, word: str, start: Token) -> Item:
+        items: list[tuple[Item, Token]] = []
+        for k, ch in enumerate(word):
+            pos = Token("word", ch, start.pos + k)
+            name = self.r.names.lookup(Key(ch))
+            if name is not None:
+                items.append((self.r.spec.var(name), pos))
+            elif ch in self.r.names.dims:
+                items.append((E.Const(E.dim_symbol(ch)), pos))
+            else:
+                raise self.fail(
+                    f"unknown name {word!r}", start, f"names: {self.r.names.suggestions()}"
+                )
+        return self.build_product(items)
+
+    def special_letter(self, base: str, start: Token) -> Item | None:
+        nxt = self.peek()
+        if base == "I":
+            return _Identity(start.pos)
+        if base == "H" and nxt.is_sym("("):
+            arg = self.call_argument()
+            return E.Indicator(arg, ">")
+        if base == "e" and self.tokens[self.i - 1].is_sym("^") is False and nxt.is_sym("^"):
+            self.next()
+            sup = self.group_tokens()
+            inner = _Parser(self.reader, [*sup, Token("end", "", start.pos)], self.warnings)
+            return E.Apply("exp", self.as_expr(inner.whole()))
+        if base in ("f", "g") and nxt.is_sym("("):
+            raise self.fail(
+                f"{base}(...) is not a known function", start, r"write \sigma, \tanh or ReLU"
+            )
+        return None
+
+    def symbol_key(self) -> tuple[Key, Token, bool]:
+        """A symbol with its decorations: base, accent, subscript index, (k) superscript."""
+        start = self.peek()
+        base, accent = self.symbol_base()
+        index = ""
+        prime = False
+        while True:
+            t = self.peek()
+            if t.is_sym("_"):
+                self.next()
+                index = _index_text(self.group_tokens()) or index
+            elif t.is_sym("^"):
+                sup = self.peek(1)
+                # only (k), [k], (k)T and primes belong to the name; T and powers are postfix
+                if (sup.is_sym("{") and self.peek(2).is_sym("(", "[")) or sup.is_sym("(", "["):
+                    self.next()
+                    toks = self.group_tokens()
+                    idx, rest = _layer_index(toks)
+                    if idx is None:
+                        raise self.fail(f"cannot read the superscript {_joined(toks)!r}", t)
+                    index = idx
+                    if rest:
+                        self.tokens.insert(self.i, Token("sym", "^", t.pos))
+                        self.tokens[self.i + 1 : self.i + 1] = [
+                            Token("sym", "{", t.pos),
+                            *rest,
+                            Token("sym", "}", t.pos),
+                        ]
+                elif sup.is_sym("{") and self.peek(2).is_cmd("prime"):
+                    self.i += 4
+                    prime = True
+                else:
+                    break
+            elif t.is_sym("'"):
+                self.next()
+                prime = True
+            else:
+                break
+        return Key(base, index, accent), start, prime
+
+    def symbol_base(self) -> tuple[str, str]:
+        t = self.next()
+        if t.kind == "word":
+            if len(t.text) > 1 and t.text[-1].isdigit() and t.text.rstrip("0123456789").isalpha():
+                stem = t.text.rstrip("0123456789")
+                key = key_of_ascii(t.text)
+                if key.base == stem:
+                    # W2 typed for W_2: push the digits back as a subscript
+                    self.tokens[self.i : self.i] = [
+                        Token("sym", "_", t.pos),
+                        Token("sym", "{", t.pos),
+                        Token("num", t.text[len(stem) :], t.pos + len(stem)),
+                        Token("sym", "}", t.pos),
+                    ]
+                    return stem, ""
+            return t.text, ""
+        if t.kind == "cmd" and t.text in GREEK:
+            return t.text, ""
+        if t.kind == "cmd" and t.text in ACCENTS:
+            inner = self.group_tokens()
+            sub = _Parser(self.reader, [*inner, Token("end", "", t.pos)], self.warnings)
+            base, accent = sub.symbol_base()
+            return base, ACCENTS[t.text] or accent
+        if t.kind == "cmd" and t.text in WRAPPERS:
+            inner = self.group_tokens()
+            sub = _Parser(self.reader, [*inner, Token("end", "", t.pos)], self.warnings)
+            base, accent = sub.symbol_base()
+            if sub.peek().kind != "end":
+                raise self.fail(f"cannot read \\{t.text}{{{_joined(inner)}}} as a name", t)
+            return base, accent
+        raise self.fail(f"expected a name, found {t.show()}", t)
+
+    def command(self) -> Item:
+        t = self.peek()
+        name = t.text
+        if name in ("frac", "dfrac", "tfrac"):
+            return self.fraction()
+        if name == "nabla":
+            self.next()
+            if not self.peek().is_sym("_"):
+                raise self.fail(r"\nabla needs a subscript: \nabla_{W} J", t)
+            self.next()
+            wrt = self.name_in(self.group_tokens(), t)
+            if self.peek().kind in ("word", "cmd") and not self.peek().is_cmd("cdot", "odot"):
+                self.symbol_key()  # the loss's name: J, L, \mathcal{J}
+            return _Derivative(wrt, t.pos)
+        if name == "sqrt":
+            self.next()
+            arg = self.group_or_parenthesised()
+            return E.Apply("sqrt", arg)
+        if name in FUNCTION_CMDS and not (name == "sigma" and self.sigma_is_a_name()):
+            self.next()
+            return self.function_call(FUNCTION_CMDS[name], t)
+        if name == "max":
+            return self.maximum()
+        if name in ("operatorname", "mathrm", "text", "mathsf", "operatorname*"):
+            word = _joined(self.peek_group(1))
+            if word in OPERATOR_NAMES or word in ("diag", "tr", "trace", "sum", "step"):
+                self.next()
+                self.group_tokens()
+                if word == "diag":
+                    arg = self.call_argument()
+                    if arg.shape[1] != 1:
+                        raise self.fail(
+                            f"diag needs a column vector, got {fmt_shape(arg.shape)}", t
+                        )
+                    return E.Diag(arg)
+                if word in ("tr", "trace"):
+                    arg = self.call_argument()
+                    if arg.shape[0] != arg.shape[1]:
+                        raise self.fail(
+                            f"the trace needs a square matrix, got {fmt_shape(arg.shape)}", t
+                        )
+                    return E.Trace(arg)
+                if word == "sum":
+                    return E.sum_all(self.call_argument())
+                if word == "step":
+                    return E.Indicator(self.call_argument(), ">")
+                return self.function_call(OPERATOR_NAMES[word], t)
+        if name in ("mathbb", "mathbf", "boldsymbol", "bm") and _joined(self.peek_group(1)) in (
+            "1",
+            "I",
+        ):
+            return self.ones_or_indicator()
+        if name in ("partial",):
+            raise self.fail(r"write a derivative as \frac{\partial J}{\partial X}", t)
+        if name in GREEK or name in ACCENTS or name in WRAPPERS:
+            return self.word_like()
+        raise self.fail(f"the command \\{name} is not understood here", t)
+
+    def sigma_is_a_name(self) -> bool:
+        """\\sigma is the sigmoid when applied; a name when the spec calls something sigma."""
+        nxt = self.peek(1)
+        applied = nxt.is_sym("(", "'") or (nxt.is_sym("^") and self.peek(2).is_sym("{"))
+        return not applied and self.r.names.lookup(Key("sigma")) is not None
+
+    def word_like(self) -> Item:
+        key, start, prime = self.symbol_key()
+        if prime:
+            raise self.fail(f"{key.show()}' is not a function", start)
+        name = self.r.names.lookup(key)
+        if name is None:
+            closest = self.r.names.closest(key)
+            hint = f"did you mean {closest}?" if closest else f"names: {self.r.names.suggestions()}"
+            raise self.fail(f"unknown name {key.show()}", start, hint)
+        return self.r.spec.var(name)
+
+    def peek_group(self, k: int) -> list[Token]:
+        """The tokens of the {group} starting k tokens ahead, without consuming them."""
+        if not self.peek(k).is_sym("{"):
+            return [self.peek(k)]
+        out, depth, j = [], 1, k + 1
+        while self.peek(j).kind != "end":
+            u = self.peek(j)
+            if u.is_sym("{"):
+                depth += 1
+            elif u.is_sym("}"):
+                depth -= 1
+                if depth == 0:
+                    break
+            out.append(u)
+            j += 1
+        return out
+
+    def group_or_parenthesised(self) -> E.Expr:
+        if self.peek().is_sym("{"):
+            toks = self.group_tokens()
+            inner = _Parser(self.reader, [*toks, Token("end", "", self.peek().pos)], self.warnings)
+            return self.as_expr(inner.whole())
+        return self.call_argument()
+
+    def call_argument(self) -> E.Expr:
+        t = self.peek()
+        if t.is_sym("(", "["):
+            self.next()
+            inner = self.sum()
+            self.expect_sym(")" if t.text == "(" else "]")
+            return self.as_expr(inner)
+        if t.is_sym("{"):
+            self.next()
+            inner = self.sum()
+            self.expect_sym("}")
+            return self.as_expr(inner)
+        # \sigma z: a function applied to the next factor
+        return self.as_expr(self.postfix())
+
+    def function_call(self, fn: str, at: Token, prime: bool = False) -> Item:
+        if self.peek().is_sym("'"):
+            self.next()
+            prime = True
+        elif self.peek().is_sym("^") and _joined(self.peek_group(1)) in ("prime", "'"):
+            self.next()
+            self.group_tokens()
+            prime = True
+        arg = self.call_argument()
+        if fn.startswith("prime-of-"):
+            fn = self.activation_of(arg, at)
+        if fn not in ACTIVATIONS:
+            raise self.fail(f"unknown function {fn}", at)
+        param = sympy.Float(ACTIVATIONS[fn].default_param) if fn == "leaky_relu" else None
+        if not prime:
+            return E.Apply(fn, arg, param)
+        # f′(u) written in terms of u only: σ′(u) = σ(u) ⊙ (1 − σ(u))
+        return derivative_expr(fn, arg, E.Apply(fn, arg, param), param)
+
+    def activation_of(self, arg: E.Expr, at: Token) -> str:
+        """f in f′(a): the activation the spec applies to a."""
+        found = {
+            n.fn
+            for eq in self.r.spec.equations
+            for n in E.walk_nodes(eq.expr)
+            if isinstance(n, E.Apply) and n.children[0] == arg
+        }
+        if len(found) != 1:
+            raise self.fail(
+                "cannot tell which activation f′ means here", at, r"write \sigma', \tanh' or ReLU'"
+            )
+        return found.pop()
+
+    def maximum(self) -> E.Expr:
+        t = self.next()
+        open_ = self.next()
+        if not (open_.is_sym("(") or open_.is_cmd("{")):
+            raise self.fail(r"expected \max(0, x)", open_)
+        a = self.as_expr(self.sum())
+        self.expect_sym(",")
+        b = self.as_expr(self.sum())
+        close = self.next()
+        if not (close.is_sym(")") or close.is_cmd("}")):
+            raise self.fail(r"expected ) closing \max", close)
+        for zero, other in ((a, b), (b, a)):
+            if isinstance(zero, E.Const) and zero.value == 0:
+                return E.Apply("relu", other)
+        for scaled, other in ((a, b), (b, a)):
+            if isinstance(scaled, E.Scale) and scaled.arg == other and 0 < scaled.coef < 1:
+                return E.Apply("leaky_relu", other, sympy.Float(scaled.coef))
+        raise self.fail(r"only \max(0, x) and \max(\alpha x, x) are understood", t)
+
+    def ones_or_indicator(self) -> Item:
+        t = self.next()
+        self.group_tokens()
+        nxt = self.peek()
+        if nxt.is_sym("[", "(") or nxt.is_cmd("{") or nxt.is_sym("_"):
+            return self.indicator(t)
+        if t.text == "mathbb":
+            raise self.fail(r"\mathbb{1} needs a condition, as in \mathbb{1}[z > 0]", t)
+        return _OnesVector(t.pos)
+
+    def indicator(self, at: Token) -> E.Expr:
+        t = self.next()
+        if t.is_sym("_"):
+            toks = self.group_tokens()
+            inner = _Parser(self.reader, [*toks, Token("end", "", t.pos)], self.warnings)
+            return inner.condition()
+        close = {"[": "]", "(": ")"}.get(t.text)
+        cond = self.condition()
+        end = self.next()
+        if (close and not end.is_sym(close)) or (not close and not end.is_cmd("}")):
+            raise self.fail("the indicator's condition is not closed", end)
+        return cond
+
+    def condition(self) -> E.Expr:
+        left = self.as_expr(self.sum())
+        op = self.next()
+        if op.is_sym(">") or op.is_cmd("gt", "geq", "ge"):
+            rel = ">"
+        elif op.is_sym("<") or op.is_cmd("lt", "leq", "le"):
+            rel = "<="
+        else:
+            raise self.fail("expected a comparison with 0, as in z > 0", op)
+        right = self.as_expr(self.sum())
+        if isinstance(right, E.Const) and right.value == 0:
+            return E.Indicator(left, rel)
+        if isinstance(left, E.Const) and left.value == 0:
+            return E.Indicator(right, "<=" if rel == ">" else ">")
+        raise self.fail("an indicator compares with 0, as in \\mathbb{1}[z > 0]", op)
+
+    def norm(self) -> E.Expr:
+        t = self.next()
+        closing = {"|": "|", "lVert": "rVert", "Vert": "Vert"}[t.text]
+        double = t.is_cmd("|", "lVert", "Vert")
+        inner = self.as_expr(self.sum())
+        end = self.next()
+        ok = end.is_cmd(closing) if double else end.is_sym("|")
+        if not ok:
+            raise self.fail("the norm is not closed", end)
+        if self.peek().is_sym("_"):
+            self.next()
+            self.group_tokens()  # \|v\|_2
+        if self.peek().is_sym("^") and _exponent(self.peek_group(1)) == 2:
+            self.next()
+            self.group_tokens()
+            return E.sum_all(E.power(inner, 2))
+        if not double and inner.is_scalar:
+            raise self.fail("absolute values are not understood", t)
+        return E.Apply("sqrt", E.sum_all(E.power(inner, 2)))
+
+    def fraction(self) -> Item:
+        t = self.next()
+        num = self.group_tokens()
+        den = self.group_tokens()
+        if num and (num[0].is_cmd("partial") or (num[0].kind == "word" and num[0].text == "d")):
+            if not den or not (den[0].is_cmd("partial") or den[0].text == "d"):
+                raise self.fail("a derivative needs \\partial below too", t)
+            wrt = self.name_in(den[1:], t)
+            return _Derivative(wrt, t.pos)
+        top = self.as_expr(
+            _Parser(self.reader, [*num, Token("end", "", t.pos)], self.warnings).whole()
+        )
+        bottom = self.as_expr(
+            _Parser(self.reader, [*den, Token("end", "", t.pos)], self.warnings).whole()
+        )
+        if not bottom.is_scalar:
+            raise self.fail(
+                f"the denominator has shape {fmt_shape(bottom.shape)}; only scalars divide", t
+            )
+        if isinstance(bottom, E.Const) and bottom.value == 0:
+            raise self.fail("division by zero", t)
+        return E.div(top, bottom)
+
+    def name_in(self, toks: list[Token], at: Token) -> str:
+        inner = _Parser(self.reader, [*toks, Token("end", "", at.pos)], self.warnings)
+        if inner.peek().kind == "word" and inner.peek().text in self.r.names.ascii:
+            word = inner.next().text
+            if inner.peek().kind == "end":
+                return word
+            inner.i -= 1
+        key, start, _ = inner.symbol_key()
+        name = self.r.names.lookup(key)
+        if name is None or inner.peek().kind != "end":
+            raise self.fail(
+                f"the derivative is taken with respect to an unknown name {key.show()}",
+                start,
+                f"names: {self.r.names.suggestions()}",
+            )
+        return name
+
+    # -- building -----------------------------------------------------------------------------
+
+    def as_expr(self, item: Item, in_sum: bool = False) -> E.Expr:
+        if isinstance(item, _OnesVector) and in_sum:
+            return E.const(1)  # 1 − h: a scalar 1 broadcasts like the ones vector
+        if isinstance(item, _OnesVector | _Identity | _Derivative):
+            return _resolve_alone(item, self.r)
+        return item
+
+    def build_product(self, items: list[tuple[Item, Token]]) -> E.Expr:
+        scalars: list[E.Expr] = []
+        matrices: list[tuple[Item, Token]] = []
+        for item, tok in items:
+            if isinstance(item, _Derivative):
+                item = self.r.deriv[item.wrt].final
+            if isinstance(item, E.Expr) and item.is_scalar:
+                scalars.append(item)
+            else:
+                matrices.append((item, tok))
+        resolved: list[tuple[E.Expr, Token]] = []
+        for k, (item, tok) in enumerate(matrices):
+            if isinstance(item, _Identity):
+                continue  # I A = A I = A
+            if isinstance(item, _OnesVector):
+                neighbour = self.neighbour(matrices, k)
+                if neighbour is None:
+                    raise self.fail(r"cannot tell the size of \mathbf{1} here", tok)
+                if item.transposed:
+                    item = E.Ones((1, neighbour.shape[0]))
+                else:
+                    item = E.Ones((neighbour.shape[1], 1))
+            assert isinstance(item, E.Expr)
+            if resolved:
+                left, _ = resolved[-1]
+                if left.shape[1] != item.shape[0]:
+                    resolved[-1] = (self.mismatch(left, item, tok), tok)
+                    continue
+            resolved.append((item, tok))
+        body: E.Expr
+        if resolved:
+            body = E.matmul(*[e for e, _ in resolved]) if len(resolved) > 1 else resolved[0][0]
+        else:
+            body = E.const(1)
+        for s in reversed(scalars):
+            body = _times(s, body)
+        return body
+
+    def neighbour(self, matrices: list[tuple[Item, Token]], k: int) -> E.Expr | None:
+        for j in (k - 1, k + 1):
+            if 0 <= j < len(matrices) and isinstance(matrices[j][0], E.Expr):
+                e = matrices[j][0]
+                assert isinstance(e, E.Expr)
+                return e
+        return None
+
+    def mismatch(self, left: E.Expr, right: E.Expr, at: Token) -> E.Expr:
+        sl, sr = fmt_shape(left.shape), fmt_shape(right.shape)
+        if left.shape == right.shape and 1 in left.shape:
+            if self.r.lenient:
+                self.warnings.append(
+                    f"read two {sl} vectors side by side (character {at.pos + 1}) as ⊙"
+                )
+                return E.hadamard(left, right)
+            raise self.fail(
+                f"two {sl} vectors side by side do not multiply as matrices",
+                at,
+                r"write \odot for the elementwise product (or use --lenient)",
+            )
+        raise self.fail(
+            f"cannot multiply {sl} by {sr}: inner dims {left.shape[1]} and {right.shape[0]} differ",
+            at,
+        )
+
+
+def _times(a: E.Expr, b: E.Expr) -> E.Expr:
+    if a.is_scalar:
+        return E.smul(a, b)
+    if b.is_scalar:
+        return E.smul(b, a)
+    return E.hadamard(a, b)
+
+
+def _joined(tokens: list[Token]) -> str:
+    return "".join(t.text for t in tokens)
+
+
+def _index_text(tokens: list[Token]) -> str:
+    text = "".join(t.text for t in tokens if not t.is_sym("(", ")", "[", "]", "{", "}"))
+    return text
+
+
+def _layer_index(tokens: list[Token]) -> tuple[str | None, list[Token]]:
+    """(k) or [k] at the start of a superscript, and what follows it (a transpose mark)."""
+    if len(tokens) >= 3 and tokens[0].is_sym("(", "[") and tokens[2].is_sym(")", "]"):
+        return tokens[1].text, tokens[3:]
+    return None, tokens
+
+
+def _exponent(tokens: list[Token]) -> sympy.Expr | None:
+    toks = [t for t in tokens if not t.is_cmd("circ")]
+    sign = 1
+    if toks and toks[0].is_sym("-"):
+        sign, toks = -1, toks[1:]
+    if len(toks) == 1 and toks[0].kind == "num" and len(toks[0].text) < 6:
+        value = _decimal(toks[0].text)
+        if abs(value) > MAX_EXPONENT:
+            return None
+        return sign * value
+    return None
+
+
+def _decimal(text: str) -> sympy.Rational:
+    """A decimal numeral (digits, at most one point) as an exact rational; no parsing library."""
+    whole, _, frac = text.partition(".")
+    digits = int(whole or "0") * 10 ** len(frac) + int(frac or "0")
+    return sympy.Rational(digits, 10 ** len(frac))
