@@ -27,9 +27,11 @@ answer, and a child stuck in C code is SIGKILLed at its deadline. The whole work
 is killed on --total-timeout. Student text is never evaluated in this process: it only moves
 strings around (no SymPy import here).
 
-Times are per answer: for the foreign tools the grading inside the child (parse expected + parse
-answer + compare, imports excluded, SymPy cache cold); for gradproof the wall time of one
-`gradproof check` process, interpreter start and imports included.
+Times per answer ("median", "p90"): for the foreign tools the grading inside the child (parse
+expected + parse answer + compare; imports and ANTLR's first-parse set-up done once before,
+SymPy's cache as it was after that warm-up); for gradproof the "seconds" its JSON reports.
+"wall med" is the median wall time per answer seen from outside: fork and pipes for the foreign
+tools, a whole `gradproof check` process (interpreter start and imports included) for gradproof.
 
 Usage (from the repository root, with the project's Python 3.11):
 
@@ -103,7 +105,7 @@ ALL_TOOLS = (*(t.name for t in FOREIGN_TOOLS), "gradproof")
 
 # ---------------------------------------------------------------------------------------------
 # The worker: runs under the tool's venv python, never in this process.
-# Protocol: first line in {"tool", "timeout"}; out {"ready", "versions", "import_s"} or
+# Protocol: first line in {"tool", "timeout"}; out {"ready", "versions", "import_s", ...} or
 # {"ready": false, "error"}. Then per line in {"id", "expected", "answer"}; out
 # {"id", "verdict", "time_s", "wall_s", "detail", ...}.
 # ---------------------------------------------------------------------------------------------
@@ -267,8 +269,16 @@ def main():
     except BaseException as exc:
         proto.write(json.dumps({"ready": False, "error": traceback.format_exc()[-2000:]}) + "\n")
         return
-    proto.write(json.dumps({"ready": True, "versions": versions(),
-                            "import_s": time.perf_counter() - t0}) + "\n")
+    import_s = time.perf_counter() - t0
+    # warm up once here (ANTLR builds its automaton on the first parse), so that each forked
+    # child starts warm, as a long-running grader would; then every answer forks from this state
+    t0 = time.perf_counter()
+    try:
+        warm = grade("x + 1", "1 + x").get("verdict")
+    except BaseException as exc:
+        warm = "raised " + type(exc).__name__
+    proto.write(json.dumps({"ready": True, "versions": versions(), "import_s": import_s,
+                            "warmup_s": time.perf_counter() - t0, "warmup": warm}) + "\n")
     for line in sys.stdin:
         if not line.strip():
             continue
@@ -568,7 +578,7 @@ def gradproof_check(spec: Path, wrt: str, answer: str, limit: float) -> dict[str
             "wall_s": wall,
         }
     wall = time.perf_counter() - t0
-    res: dict[str, Any] = {"time_s": wall, "wall_s": wall, "exit": proc.returncode}
+    res: dict[str, Any] = {"wall_s": wall, "exit": proc.returncode}
     data: Any = None
     with contextlib.suppress(ValueError):
         data = json.loads(out)
@@ -579,9 +589,13 @@ def gradproof_check(spec: Path, wrt: str, answer: str, limit: float) -> dict[str
             res["reason"] = f"exit {proc.returncode}"
             res["detail"] = (err or out)[-300:]
     res["verdict"] = verdict
+    # the time of the check itself as gradproof reports it, comparable to the foreign tools'
+    # in-child time; the wall time adds interpreter start and imports
+    inner = data.get("seconds") if isinstance(data, dict) else None
+    res["time_s"] = float(inner) if isinstance(inner, int | float) else wall
     if isinstance(data, dict):
-        for key in ("reason", "message", "mistake", "detail"):
-            if key in data and key not in res:
+        for key in ("mistake", "diagnosis", "method", "reason", "message"):
+            if data.get(key) not in (None, "", []) and key not in res:
                 res[key] = str(data[key])[:300]
     return res
 
@@ -608,6 +622,7 @@ def summarize(answers: list[dict[str, Any]], tool: str) -> dict[str, Any]:
     kinds_total = Counter(a["mistake"] for a, _ in wrong)
     kinds_acc = Counter(a["mistake"] for a in wrong_acc)
     times = [r["time_s"] for _, r in rows if r["verdict"] in LABELS and "time_s" in r]
+    walls = [r["wall_s"] for _, r in rows if r["verdict"] in LABELS and "wall_s" in r]
     reasons = Counter(
         r.get("reason", r["verdict"]) for _, r in rows if r["verdict"] in ("timeout", "error")
     )
@@ -629,6 +644,8 @@ def summarize(answers: list[dict[str, Any]], tool: str) -> dict[str, Any]:
         "timeout_error_reasons": dict(reasons),
         "median_s": percentile(times, 0.5),
         "p90_s": percentile(times, 0.9),
+        "wall_median_s": percentile(walls, 0.5),
+        "wall_p90_s": percentile(walls, 0.9),
         "confusion": {k: dict(v) for k, v in confusion.items()},
         "wrong_accepted_by_mistake": {
             k: {"accepted": kinds_acc[k], "of": kinds_total[k]} for k in sorted(kinds_total)
@@ -653,7 +670,7 @@ def print_table(report: dict[str, Any]) -> None:
     )
     head = (
         f"{'tool':<24}{'graded':>8}{'correct ok':>12}{'incorr. rej':>13}{'invalid':>9}"
-        f"{'WRONG ACCEPTED':>16}{'t/o/err':>9}{'median':>9}{'p90':>9}"
+        f"{'WRONG ACCEPTED':>16}{'t/o/err':>9}{'median':>9}{'p90':>9}{'wall med':>10}"
     )
     log(head)
     log("-" * len(head))
@@ -671,7 +688,7 @@ def print_table(report: dict[str, Any]) -> None:
             f"{s['invalid_flagged']:>5}/{lab_t.get('invalid', 0):<3}"
             f"{s['wrong_accepted']:>11}/{s['wrong_answers']:<4}"
             f"{s['timeouts']:>5}/{s['errors']:<3}"
-            f"{fmt_s(s['median_s']):>9}{fmt_s(s['p90_s']):>9}"
+            f"{fmt_s(s['median_s']):>9}{fmt_s(s['p90_s']):>9}{fmt_s(s['wall_median_s']):>10}"
         )
         if s["tool_internal_timeouts"]:
             log(f"{'':<24}  ({s['tool_internal_timeouts']} verdicts after the tool's own timeout)")
@@ -718,7 +735,10 @@ def run_foreign(
         if not hello.get("ready"):
             return {"status": "broken", "message": f"{hello.get('error')}; run: {fix}"}
         versions = hello["versions"]
-        log(f"[{tool.name}] {versions}, import {hello['import_s']:.2f} s")
+        log(
+            f"[{tool.name}] {versions}, import {hello['import_s']:.2f} s, "
+            f"warm-up {hello['warmup_s']:.2f} s ({hello['warmup']})"
+        )
         restarts = 0
         for n, a in enumerate(answers, 1):
             if not worker.alive and time.monotonic() < deadline:
@@ -743,6 +763,7 @@ def run_foreign(
         "version": versions.get(tool.dists[0]),
         "versions": versions,
         "import_s": hello["import_s"],
+        "warmup_s": hello["warmup_s"],
         "worker_restarts": restarts,
         "wall_s": time.perf_counter() - t0,
     }

@@ -89,7 +89,7 @@ class Derivation:
 def _unknown(spec: Spec, name: str) -> str:
     import difflib
 
-    close = difflib.get_close_matches(name, spec.names(), n=1)
+    close = difflib.get_close_matches(name, spec.names(), n=1, cutoff=0.5)
     hint = f"; did you mean {close[0]!r}?" if close else ""
     if name == spec.loss:
         return f"{name!r} is the loss itself; ask for the gradient with respect to another name"

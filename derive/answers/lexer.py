@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from derive.errors import AnswerError
 
-MAX_TOKENS = 4_000
+MAX_TOKENS = 20_000
 
 SKIPPED = {
     ",", ";", ":", "!", " ", "quad", "qquad", "left", "right", "big", "Big", "bigg", "Bigg",
