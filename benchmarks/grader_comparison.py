@@ -129,6 +129,7 @@ def _is_zero(d):
 
 def make_latex2sympy_grader(parse_fn):
     def grade(expected, answer):
+        t0 = time.perf_counter()
         try:
             g = parse_fn(expected)
         except Exception as exc:
@@ -138,7 +139,8 @@ def make_latex2sympy_grader(parse_fn):
             a = parse_fn(answer)
         except Exception as exc:
             return {"verdict": "invalid", "detail": type(exc).__name__ + ": " + _short(exc)}
-        out = {"parsed_expected": _short(g), "parsed_answer": _short(a)}
+        out = {"parse_s": time.perf_counter() - t0}
+        out.update(parsed_expected=_short(g), parsed_answer=_short(a))
         try:
             out["verdict"] = "correct" if _is_zero(g - a) else "incorrect"
         except Exception as exc:
@@ -174,12 +176,14 @@ def load(tool):
             return [x for x in xs if isinstance(x, (sympy.Basic, sympy.MatrixBase))]
 
         def grade(expected, answer):
+            t0 = time.perf_counter()
             g = parse("$" + expected + "$")
             if not parsed(g):
                 return {"verdict": "error", "reason": "expected did not parse",
                         "detail": _short(g)}
             a = parse("$" + answer + "$")
-            out = {"parsed_expected": _short(g), "parsed_answer": _short(a)}
+            out = {"parse_s": time.perf_counter() - t0}
+            out.update(parsed_expected=_short(g), parsed_answer=_short(a))
             if not parsed(a):
                 out["verdict"] = "invalid"
                 return out
@@ -669,7 +673,7 @@ def print_table(report: dict[str, Any]) -> None:
         f"invalid {lab.get('invalid', 0)}); per-answer limit {report['settings']['timeout_s']} s"
     )
     head = (
-        f"{'tool':<24}{'graded':>8}{'correct ok':>12}{'incorr. rej':>13}{'invalid':>9}"
+        f"{'tool':<30}{'graded':>8}{'correct ok':>12}{'incorr. rej':>13}{'invalid':>9}"
         f"{'WRONG ACCEPTED':>16}{'t/o/err':>9}{'median':>9}{'p90':>9}{'wall med':>10}"
     )
     log(head)
@@ -678,11 +682,11 @@ def print_table(report: dict[str, Any]) -> None:
         s = t.get("summary")
         label = f"{name} {t.get('version') or ''}".strip()
         if not s:
-            log(f"{label:<24}  {t['status']}: {t.get('message', '')}")
+            log(f"{label:<30}  {t['status']}: {t.get('message', '')}")
             continue
         lab_t = s["labels"]
         log(
-            f"{label:<24}{s['graded']:>8}"
+            f"{label:<30}{s['graded']:>8}"
             f"{s['correct_accepted']:>7}/{lab_t.get('correct', 0):<4}"
             f"{s['incorrect_rejected']:>8}/{lab_t.get('incorrect', 0):<4}"
             f"{s['invalid_flagged']:>5}/{lab_t.get('invalid', 0):<3}"
@@ -691,10 +695,10 @@ def print_table(report: dict[str, Any]) -> None:
             f"{fmt_s(s['median_s']):>9}{fmt_s(s['p90_s']):>9}{fmt_s(s['wall_median_s']):>10}"
         )
         if s["tool_internal_timeouts"]:
-            log(f"{'':<24}  ({s['tool_internal_timeouts']} verdicts after the tool's own timeout)")
+            log(f"{'':<30}  ({s['tool_internal_timeouts']} verdicts after the tool's own timeout)")
         if s["timeout_error_reasons"]:
             why = ", ".join(f"{k}: {v}" for k, v in s["timeout_error_reasons"].items())
-            log(f"{'':<24}  timeouts/errors: {why}")
+            log(f"{'':<30}  timeouts/errors: {why}")
     kinds = sorted(
         {
             k

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import builtins
 import keyword
+import re
 from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -44,11 +45,13 @@ import numpy as np
 HELPERS = """
 
 def _sigmoid(a):
-    # 1/(1 + e^-a) as 0.5 + 0.5 tanh(a/2): one transcendental, no overflow for any a
-    out = np.multiply(a, 0.5)
-    np.tanh(out, out=out)
-    out *= 0.5
-    out += 0.5
+    # 1/(1 + e^-a) in place on one new array; for a < -709 e^-a overflows to inf and the
+    # result is the correct 0, so that overflow is silenced rather than reported
+    out = np.negative(a)
+    with np.errstate(over="ignore", under="ignore"):
+        np.exp(out, out=out)
+    out += 1.0
+    np.reciprocal(out, out=out)
     return out
 
 
@@ -219,6 +222,18 @@ class _Emitter:
                 for f in factors:
                     self.lines.append(f"{target} *= {self.emit(f, _MUL + 1)}")
                 return
+        if isinstance(e, E.Add) and not e.is_scalar:
+            first, *rest = e.children
+            if self.is_fresh(first) and first.shape == e.shape:
+                self.assign(target, first)
+                for t in rest:
+                    if isinstance(t, E.Scale) and E.is_negative(t.coef):
+                        self.lines.append(f"{target} -= {self.emit(E.scale(-t.coef, t.arg), _MUL)}")
+                    elif isinstance(t, E.Ones):
+                        self.lines.append(f"{target} += 1.0")
+                    else:
+                        self.lines.append(f"{target} += {self.emit(t, _MUL)}")
+                return
         if (
             isinstance(e, E.Scale)
             and not e.is_scalar
@@ -298,7 +313,7 @@ def generate(deriv: Derivation, source: str, target: str = "FILE.py") -> str:
     keys = [*spec.variables, *spec.intermediates]
     out.append(f"\ndef _forward({args}):")
     out.append('    """The forward pass: every intermediate, in the spec\'s order."""')
-    out.extend("    " + line for line in fwd.lines)
+    out.extend("    " + line for line in _drop_unused(fwd.lines, list(dims.values())))
     out.append("    return " + ", ".join(names.var[n] for n in spec.intermediates) + ",\n")
 
     out.append("\ndef forward(**arrays):")
@@ -310,7 +325,8 @@ def generate(deriv: Derivation, source: str, target: str = "FILE.py") -> str:
     # backward
     bwd = _Emitter(names, dims)
     bwd.lines.extend(_dim_lines(spec, names, dims))
-    bwd.lines.append(f"{', '.join(names.var[n] for n in spec.intermediates)}, = _forward({args})")
+    forward_call = f"{', '.join(names.var[n] for n in spec.intermediates)}, = _forward({args})"
+    bwd.lines.append(forward_call)
     order = [n for n in deriv.gradients if n in needed]
     bwd.hoist([deriv.gradients[n].local for n in order])
     for n in order:
@@ -323,12 +339,32 @@ def generate(deriv: Derivation, source: str, target: str = "FILE.py") -> str:
     out.append("\ndef gradients(**arrays):")
     out.extend(doc)
     out.append(f"    {args}, = _unpack(arrays)")
-    out.append("    dtype = _dtype(arrays)")
-    out.extend("    " + line for line in bwd.lines)
+    body = ["dtype = _dtype(arrays)", *bwd.lines]
+    used = " ".join(body[body.index(forward_call) + 1 :])
+    unpacked = [
+        names.var[n] if re.search(rf"\b{re.escape(names.var[n])}\b", used) else "_"
+        for n in spec.intermediates
+    ]
+    body = [line if line != forward_call else f"{', '.join(unpacked)}, = _forward({args})"
+            for line in body]  # fmt: skip
+    out.extend("    " + line for line in _drop_unused(body, ["dtype", *dims.values()]))
     out.append("    return {" + ", ".join(f"{n!r}: {names.grad_of(n)}" for n in wanted) + "}\n")
 
     out.append(_unpack_source(spec, names))
     return "\n".join(out)
+
+
+def _drop_unused(lines: list[str], candidates: Sequence[str]) -> list[str]:
+    """Drop the `name = ...` line of each candidate name that no later line uses."""
+    kept = list(lines)
+    for name in candidates:
+        for i, line in enumerate(kept):
+            if line.startswith(f"{name} = "):
+                rest = " ".join(kept[i + 1 :])
+                if not re.search(rf"\b{re.escape(name)}\b", rest):
+                    del kept[i]
+                break
+    return kept
 
 
 def _needed(deriv: Derivation, wanted: Sequence[str]) -> set[str]:
@@ -366,10 +402,10 @@ def _unpack_source(spec: Spec, names: _Names) -> str:
             "",
             "",
             "def _unpack(arrays):",
-            "    missing = [n for n in _NAMES if n not in arrays]",
-            "    if missing:",
-            "        raise TypeError(f'missing arrays: {missing}')",
-            "    return tuple(np.asarray(arrays[n]) for n in _NAMES)",
+            "    try:",
+            "        return tuple(arrays[n] for n in _NAMES)",
+            "    except KeyError as missing:",
+            "        raise TypeError(f'missing array {missing}; expected {_NAMES}') from None",
             "",
             "",
             "def _dtype(arrays):",

@@ -17,11 +17,13 @@ WRT = ('yhat', 'W2', 'b2', 'z', 'W1', 'b1')
 
 
 def _sigmoid(a):
-    # 1/(1 + e^-a) as 0.5 + 0.5 tanh(a/2): one transcendental, no overflow for any a
-    out = np.multiply(a, 0.5)
-    np.tanh(out, out=out)
-    out *= 0.5
-    out += 0.5
+    # 1/(1 + e^-a) in place on one new array; for a < -709 e^-a overflows to inf and the
+    # result is the correct 0, so that overflow is silenced rather than reported
+    out = np.negative(a)
+    with np.errstate(over="ignore", under="ignore"):
+        np.exp(out, out=out)
+    out += 1.0
+    np.reciprocal(out, out=out)
     return out
 
 
@@ -32,11 +34,10 @@ def _leaky_relu(a, slope):
 
 def _forward(x, y, W1, b1, W2, b2):
     """The forward pass: every intermediate, in the spec's order."""
-    n = x.shape[0]
-    h = W1.shape[0]
-    m = y.shape[0]
-    z = W1 @ x + b1
-    yhat = W2 @ z + b2
+    z = W1 @ x
+    z += b1
+    yhat = W2 @ z
+    yhat += b2
     J = np.square(yhat - y).sum(keepdims=True)
     return z, yhat, J,
 
@@ -59,11 +60,7 @@ def gradients(**arrays):
     \frac{\partial \mathcal{J}(W)}{\partial b^{(1)}} = 2 \left(W^{(2)}\right)^{T} \left(\hat{y} - y\right)
     '''
     x, y, W1, b1, W2, b2, = _unpack(arrays)
-    dtype = _dtype(arrays)
-    n = x.shape[0]
-    h = W1.shape[0]
-    m = y.shape[0]
-    z, yhat, J, = _forward(x, y, W1, b1, W2, b2)
+    z, yhat, _, = _forward(x, y, W1, b1, W2, b2)
     grad_yhat = yhat - y
     grad_yhat *= 2.0
     grad_W2 = grad_yhat @ z.T
@@ -78,10 +75,10 @@ _NAMES = ('x', 'y', 'W1', 'b1', 'W2', 'b2')
 
 
 def _unpack(arrays):
-    missing = [n for n in _NAMES if n not in arrays]
-    if missing:
-        raise TypeError(f'missing arrays: {missing}')
-    return tuple(np.asarray(arrays[n]) for n in _NAMES)
+    try:
+        return tuple(arrays[n] for n in _NAMES)
+    except KeyError as missing:
+        raise TypeError(f'missing array {missing}; expected {_NAMES}') from None
 
 
 def _dtype(arrays):
