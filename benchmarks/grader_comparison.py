@@ -1,7 +1,8 @@
 """How well general LaTeX-to-SymPy tools grade matrix-calculus answers, next to `gradproof check`.
 
 Every answer of the labelled corpus (tests/answers/corpus.toml, an array `[[answer]]` with keys
-spec, wrt, latex, verdict = correct | incorrect | invalid, mistake, note) is graded by
+spec (a path, or a name in examples/), wrt, latex, verdict = correct | incorrect | invalid,
+mistake, note) is graded by
 
   latex2sympy2           1.9.1   `latex2sympy(s)`; equal iff `sympy.simplify(a - b) == 0`
   latex2sympy2_extended  1.11.0  the same, with `ConversionConfig(lowercase_symbols=False)`
@@ -480,7 +481,9 @@ def load_corpus(path: Path) -> list[dict[str, Any]]:
                 "wrt": str(a["wrt"]),
                 "latex": str(a["latex"]),
                 "label": a["verdict"],
-                "mistake": str(a.get("mistake") or ("none" if a["verdict"] == "correct" else "?")),
+                "mistake": str(
+                    a.get("mistake") or ("none" if a["verdict"] == "correct" else a["verdict"])
+                ),
                 "note": str(a.get("note", "")),
             }
         )
@@ -488,12 +491,13 @@ def load_corpus(path: Path) -> list[dict[str, Any]]:
 
 
 def resolve_spec(spec: str, corpus: Path) -> Path:
+    """A path (absolute, or from the repository or the corpus) or a bare name in examples/."""
     p = Path(spec)
     if p.is_absolute():
         return p
-    for base in (REPO, corpus.parent):
-        if (base / p).exists():
-            return (base / p).resolve()
+    for candidate in (REPO / p, corpus.parent / p, REPO / "examples" / f"{spec}.toml"):
+        if candidate.exists():
+            return candidate.resolve()
     return (REPO / p).resolve()
 
 
@@ -699,6 +703,11 @@ def print_table(report: dict[str, Any]) -> None:
         if s["timeout_error_reasons"]:
             why = ", ".join(f"{k}: {v}" for k, v in s["timeout_error_reasons"].items())
             log(f"{'':<30}  timeouts/errors: {why}")
+    log(
+        "correct ok: correct answers graded correct; incorr. rej: incorrect ones graded incorrect"
+        " or invalid; invalid: invalid ones graded invalid; WRONG ACCEPTED: incorrect or invalid"
+        " ones graded correct; t/o/err: not graded"
+    )
     kinds = sorted(
         {
             k
@@ -730,6 +739,8 @@ def run_foreign(
 ) -> dict[str, Any]:
     py = venv_python(cache, tool)
     fix = f"{sys.executable} {Path(__file__).relative_to(REPO)} --setup"
+    if cache != DEFAULT_CACHE:
+        fix += f" --cache-dir {cache}"
     if not py.exists():
         return {"status": "not installed", "message": f"no venv at {py.parent.parent}; run: {fix}"}
     t0 = time.perf_counter()
@@ -786,7 +797,8 @@ def run_gradproof(answers: list[dict[str, Any]], timeout: float, total: float) -
         if time.monotonic() >= deadline:
             res: dict[str, Any] = {"verdict": "timeout", "reason": "overall timeout"}
         else:
-            res = gradproof_check(a["spec_path"], a["wrt"], a["latex"], timeout)
+            limit = min(timeout, deadline - time.monotonic())
+            res = gradproof_check(a["spec_path"], a["wrt"], a["latex"], limit)
         a["results"]["gradproof"] = res
         if n % 25 == 0:
             log(f"[gradproof] {n}/{len(answers)}")

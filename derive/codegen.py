@@ -322,11 +322,8 @@ def generate(deriv: Derivation, source: str, target: str = "FILE.py") -> str:
     out.append(f"    {', '.join(names.var[n] for n in spec.intermediates)}, = _forward({args})")
     out.append("    return {" + ", ".join(f"{k!r}: {names.var[k]}" for k in keys) + "}\n")
 
-    # backward
+    # backward: the forward statements inlined (one call less), then the gradients
     bwd = _Emitter(names, dims)
-    bwd.lines.extend(_dim_lines(spec, names, dims))
-    forward_call = f"{', '.join(names.var[n] for n in spec.intermediates)}, = _forward({args})"
-    bwd.lines.append(forward_call)
     order = [n for n in deriv.gradients if n in needed]
     bwd.hoist([deriv.gradients[n].local for n in order])
     for n in order:
@@ -338,16 +335,10 @@ def generate(deriv: Derivation, source: str, target: str = "FILE.py") -> str:
     doc.append("    '''")
     out.append("\ndef gradients(**arrays):")
     out.extend(doc)
-    out.append(f"    {args}, = _unpack(arrays)")
-    body = ["dtype = _dtype(arrays)", *bwd.lines]
-    used = " ".join(body[body.index(forward_call) + 1 :])
-    unpacked = [
-        names.var[n] if re.search(rf"\b{re.escape(names.var[n])}\b", used) else "_"
-        for n in spec.intermediates
-    ]
-    body = [line if line != forward_call else f"{', '.join(unpacked)}, = _forward({args})"
-            for line in body]  # fmt: skip
-    out.extend("    " + line for line in _drop_unused(body, ["dtype", *dims.values()]))
+    unpack = ", ".join(f"arrays[{n!r}]" for n in spec.variables)
+    body = [f"{args}, = {unpack},", "dtype = _dtype(arrays)", *fwd.lines, *bwd.lines]
+    dead = ["dtype", *dims.values(), *(names.var[n] for n in reversed(spec.intermediates))]
+    out.extend("    " + line for line in _drop_unused(body, dead))
     out.append("    return {" + ", ".join(f"{n!r}: {names.grad_of(n)}" for n in wanted) + "}\n")
 
     out.append(_unpack_source(spec, names))
@@ -355,15 +346,22 @@ def generate(deriv: Derivation, source: str, target: str = "FILE.py") -> str:
 
 
 def _drop_unused(lines: list[str], candidates: Sequence[str]) -> list[str]:
-    """Drop the `name = ...` line of each candidate name that no later line uses."""
+    """Drop every statement that assigns a candidate name no other statement reads.
+
+    `name = ...` and the in-place updates after it (`name += ...`) go together; candidates are
+    taken in the order given, so list later intermediates first to let removals cascade.
+    """
     kept = list(lines)
     for name in candidates:
-        for i, line in enumerate(kept):
-            if line.startswith(f"{name} = "):
-                rest = " ".join(kept[i + 1 :])
-                if not re.search(rf"\b{re.escape(name)}\b", rest):
-                    del kept[i]
-                break
+        own = re.compile(rf"^{re.escape(name)} (=|\+=|-=|\*=) ")
+        mine = [i for i, line in enumerate(kept) if own.match(line)]
+        if not mine:
+            continue
+        others = " ".join(
+            line.split(" ", 2)[2] if i in mine else line for i, line in enumerate(kept)
+        )
+        if not re.search(rf"\b{re.escape(name)}\b", others):
+            kept = [line for i, line in enumerate(kept) if i not in mine]
     return kept
 
 

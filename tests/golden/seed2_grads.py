@@ -59,8 +59,11 @@ def gradients(**arrays):
     \frac{\partial \mathcal{J}(W)}{\partial W^{(1)}} = 2 \left(W^{(2)}\right)^{T} \left(\hat{y} - y\right) x^{T}
     \frac{\partial \mathcal{J}(W)}{\partial b^{(1)}} = 2 \left(W^{(2)}\right)^{T} \left(\hat{y} - y\right)
     '''
-    x, y, W1, b1, W2, b2, = _unpack(arrays)
-    z, yhat, _, = _forward(x, y, W1, b1, W2, b2)
+    x, y, W1, b1, W2, b2, = arrays['x'], arrays['y'], arrays['W1'], arrays['b1'], arrays['W2'], arrays['b2'],
+    z = W1 @ x
+    z += b1
+    yhat = W2 @ z
+    yhat += b2
     grad_yhat = yhat - y
     grad_yhat *= 2.0
     grad_W2 = grad_yhat @ z.T
