@@ -121,6 +121,13 @@ def _short(obj, n=200):
     return s if len(s) <= n else s[: n - 3] + "..."
 
 
+def _number_only(e):
+    # the expected gradient always has a letter in it: read as a bare number, the parser
+    # stopped at the first thing it did not know (math-verify does this without an error)
+    import sympy
+    return isinstance(e, sympy.Basic) and bool(e.is_Number)
+
+
 def _is_zero(d):
     import sympy
     if isinstance(d, sympy.MatrixBase):
@@ -142,6 +149,8 @@ def make_latex2sympy_grader(parse_fn):
             return {"verdict": "invalid", "detail": type(exc).__name__ + ": " + _short(exc)}
         out = {"parse_s": time.perf_counter() - t0}
         out.update(parsed_expected=_short(g), parsed_answer=_short(a))
+        if _number_only(g):
+            out["expected_read_as_number"] = True
         try:
             out["verdict"] = "correct" if _is_zero(g - a) else "incorrect"
         except Exception as exc:
@@ -177,6 +186,7 @@ def load(tool):
             return [x for x in xs if isinstance(x, (sympy.Basic, sympy.MatrixBase))]
 
         def grade(expected, answer):
+            notes.clear()
             t0 = time.perf_counter()
             g = parse("$" + expected + "$")
             if not parsed(g):
@@ -185,6 +195,8 @@ def load(tool):
             a = parse("$" + answer + "$")
             out = {"parse_s": time.perf_counter() - t0}
             out.update(parsed_expected=_short(g), parsed_answer=_short(a))
+            if all(_number_only(x) for x in parsed(g)):
+                out["expected_read_as_number"] = True
             if not parsed(a):
                 out["verdict"] = "invalid"
                 return out
@@ -649,6 +661,7 @@ def summarize(answers: list[dict[str, Any]], tool: str) -> dict[str, Any]:
         "timeouts": sum(1 for _, r in rows if r["verdict"] == "timeout"),
         "errors": sum(1 for _, r in rows if r["verdict"] == "error"),
         "tool_internal_timeouts": sum(1 for _, r in rows if r.get("tool_timeout")),
+        "expected_read_as_number": sum(1 for _, r in rows if r.get("expected_read_as_number")),
         "timeout_error_reasons": dict(reasons),
         "median_s": percentile(times, 0.5),
         "p90_s": percentile(times, 0.9),
@@ -700,6 +713,11 @@ def print_table(report: dict[str, Any]) -> None:
         )
         if s["tool_internal_timeouts"]:
             log(f"{'':<30}  ({s['tool_internal_timeouts']} verdicts after the tool's own timeout)")
+        if s["expected_read_as_number"]:
+            log(
+                f"{'':<30}  ({s['expected_read_as_number']} graded against an expected answer "
+                "read as a bare number)"
+            )
         if s["timeout_error_reasons"]:
             why = ", ".join(f"{k}: {v}" for k, v in s["timeout_error_reasons"].items())
             log(f"{'':<30}  timeouts/errors: {why}")

@@ -89,6 +89,8 @@ def evaluate(e: E.Expr, env: Mapping[str, Array], dims: Mapping[str, int]) -> Ar
             out = np.full((1, 1), np.sum(k[0]), dtype=np.float64)
         elif isinstance(n, E.Mean):
             out = np.full((1, 1), np.mean(k[0]), dtype=np.float64)
+        elif isinstance(n, E.Identity):
+            out = np.eye(shape[0])
         elif isinstance(n, E.Diag):
             out = np.diag(k[0][:, 0])
         elif isinstance(n, E.Trace):

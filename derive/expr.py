@@ -340,6 +340,18 @@ class Mean(Expr):
         return mean(children[0])
 
 
+class Identity(Expr):
+    """The identity matrix I of a size (read from answers, as in I + W^T D)."""
+
+    __slots__ = ()
+
+    def __init__(self, size: Dim) -> None:
+        self._finish((size, size))
+
+    def rebuild(self, children: tuple[Expr, ...]) -> Expr:
+        return self
+
+
 class Diag(Expr):
     """diag(v): the square matrix with the column vector v on its diagonal (read from answers)."""
 

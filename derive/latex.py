@@ -177,3 +177,6 @@ class LatexPrinter:
 
     def _print_Trace(self, e: E.Expr) -> tuple[str, int]:
         return rf"\operatorname{{tr}}\left({self.doprint(e.children[0])}\right)", ATOM
+
+    def _print_Identity(self, e: E.Expr) -> tuple[str, int]:
+        return "I", ATOM

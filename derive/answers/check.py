@@ -23,6 +23,7 @@ from derive.answers import diagnosis as D
 from derive.answers.equivalence import (
     agrees,
     constant_ratio,
+    dims_ratio,
     draw_points,
     first_difference,
     values_at,
@@ -172,6 +173,10 @@ def _judge(
     k = constant_ratio(have, want)
     if k is not None:
         result.mistake, result.diagnosis = D.factor_words(k)
+        return
+    scaled = dims_ratio(have, want, points)
+    if scaled is not None:
+        result.mistake, result.diagnosis = D.factor_words(scaled[0], scaled[1])
         return
     for count, m in enumerate(D.mutations(deriv, wrt)):
         if count >= MAX_MUTATIONS:

@@ -29,6 +29,9 @@ WRONG_VARIABLE = "wrong_variable"
 FANOUT = "fanout"
 
 
+MOVED_HADAMARD = "the activation's derivative (⊙) is applied at the wrong point of the chain"
+
+
 @dataclass(frozen=True)
 class Mutation:
     kind: str
@@ -71,47 +74,107 @@ def _activation_forms(deriv: Derivation) -> list[tuple[E.Expr, str, E.Expr, E.Ex
     return out
 
 
+def _factors(e: E.Expr) -> list[E.Expr]:
+    return list(e.children) if isinstance(e, E.Hadamard) else [e]
+
+
+def _without(factors: list[E.Expr], part: list[E.Expr]) -> list[E.Expr] | None:
+    """factors with every factor of `part` removed once, or None if part is not among them."""
+    rest = list(factors)
+    for f in part:
+        if f not in rest:
+            return None
+        rest.remove(f)
+    return rest
+
+
 def mutations(deriv: Derivation, wrt: str) -> Iterator[Mutation]:
-    g = deriv[wrt]
-    final = g.final
+    """Single-mistake variants of the gradient, on its textbook form and on its expanded form."""
+    final = deriv[wrt].final
+    yield from _mutations_of(deriv, final)
+    yield from _fanout_mutations(deriv, wrt)
+    expanded = deriv.expanded(wrt)
+    if expanded != final and E.count_nodes(expanded) < 400:
+        yield from _mutations_of(deriv, expanded)
+
+
+def _mutations_of(deriv: Derivation, final: E.Expr) -> Iterator[Mutation]:
     nodes = E.walk_nodes(final)
     spec = deriv.spec
-    printer_names = spec.latex_of
+    latex = spec.latex_of
+    forms = _activation_forms(deriv)
 
     # activation derivative dropped, or taken at the wrong argument
-    for form, fn, arg, out in _activation_forms(deriv):
+    for form, fn, arg, out in forms:
+        part = _factors(form)
         for n in nodes:
-            if isinstance(n, E.Hadamard) and form in n.children:
-                rest = [f for f in n.children if f != form]
-                yield Mutation(
-                    ACTIVATION_MISSING,
-                    f"the derivative of the activation ({fn}′) is missing",
-                    _replace_at(final, n, E.hadamard(*rest)),
-                )
-                wrong_arg = out if out != arg else arg
-                at_output = derivative_expr(fn, wrong_arg, E.Apply(fn, wrong_arg), None)
-                yield Mutation(
-                    ACTIVATION_ARGUMENT,
-                    f"{fn}′ is taken at the layer's output instead of its input "
-                    f"(for the sigmoid, σ′(a) = h ⊙ (1 − h) with h = σ(a), not σ′(h))",
-                    _replace_at(final, n, E.hadamard(*rest, at_output)),
-                )
-                for other_form, other_fn, other_arg, _ in _activation_forms(deriv):
-                    if other_form != form and other_arg.shape == arg.shape and other_fn == fn:
-                        yield Mutation(
-                            ACTIVATION_ARGUMENT,
-                            f"{fn}′ is taken at another layer's input",
-                            _replace_at(final, n, E.hadamard(*rest, other_form)),
-                        )
-    # ⊙ replaced by a product, and the reverse
+            if not isinstance(n, E.Hadamard):
+                continue
+            rest = _without(list(n.children), part)
+            if rest is None:
+                continue
+            kept = E.hadamard(*rest) if rest else E.Ones(n.shape)
+            yield Mutation(
+                ACTIVATION_MISSING,
+                f"the derivative of the activation ({fn}′) is missing",
+                _replace_at(final, n, kept),
+            )
+            at_output = derivative_expr(fn, out, E.Apply(fn, out), None)
+            yield Mutation(
+                ACTIVATION_ARGUMENT,
+                f"{fn}′ is taken at the layer's output instead of its input (for the "
+                "sigmoid, σ′(a) = h ⊙ (1 − h) with h = σ(a); σ′(h) is not it)",
+                _replace_at(final, n, E.hadamard(*rest, at_output)),
+            )
+            for other_form, other_fn, other_arg, _ in forms:
+                if other_form != form and other_arg.shape == arg.shape and other_fn == fn:
+                    yield Mutation(
+                        ACTIVATION_ARGUMENT,
+                        f"{fn}′ is taken at another layer's input",
+                        _replace_at(final, n, E.hadamard(*rest, other_form)),
+                    )
     for n in nodes:
-        if isinstance(n, E.Hadamard) and len(n.children) >= 2 and not n.is_scalar:
-            a, *rest = n.children
-            b = E.hadamard(*rest)
-            for alt in (E.matmul(a, E.transpose(b)), E.matmul(E.transpose(a), b)):
-                yield Mutation(
-                    HADAMARD, "a matrix product is used where ⊙ belongs", _replace_at(final, n, alt)
-                )
+        if isinstance(n, E.Hadamard) and not n.is_scalar:
+            fs = list(n.children)
+            # a product where ⊙ belongs: two factors of an elementwise product multiplied
+            for i in range(len(fs)):
+                for j in range(len(fs)):
+                    others = [f for k, f in enumerate(fs) if k not in (i, j)]
+                    if i == j or not others:
+                        continue
+                    inner = E.matmul(E.transpose(fs[i]), fs[j])
+                    yield Mutation(
+                        HADAMARD,
+                        "a product (here a dot product) is used where ⊙ belongs",
+                        _replace_at(final, n, E.smul(inner, E.hadamard(*others))),
+                    )
+            # ⊙ applied before instead of after a product (or the reverse): order in the chain
+            for i, f in enumerate(fs):
+                if isinstance(f, E.MatMul):
+                    others = fs[:i] + fs[i + 1 :]
+                    *left, last = f.children
+                    moved = E.matmul(*left, E.hadamard(last, *others))
+                    yield Mutation(ORDER, MOVED_HADAMARD, _replace_at(final, n, moved))
+        if isinstance(n, E.MatMul):
+            *left, last = n.children
+            if isinstance(last, E.Hadamard):
+                for k, f in enumerate(last.children):
+                    others = [g for j, g in enumerate(last.children) if j != k]
+                    moved = E.hadamard(E.matmul(*left, f), *others)
+                    yield Mutation(ORDER, MOVED_HADAMARD, _replace_at(final, n, moved))
+            first, *right = n.children
+            if isinstance(first, E.Hadamard):
+                for k, f in enumerate(first.children):
+                    others = [g for j, g in enumerate(first.children) if j != k]
+                    moved = E.hadamard(E.matmul(f, *right), *others)
+                    yield Mutation(ORDER, MOVED_HADAMARD, _replace_at(final, n, moved))
+        if isinstance(n, E.Power) and n.exponent == 2 and n.shape[1] == 1 and not n.is_scalar:
+            base = n.children[0]
+            yield Mutation(
+                HADAMARD,
+                "a product (here a dot product) is used where the elementwise square belongs",
+                _replace_at(final, n, E.matmul(E.transpose(base), base)),
+            )
     # transposes dropped or added
     for n in nodes:
         if isinstance(n, E.Transpose):
@@ -120,6 +183,8 @@ def mutations(deriv: Derivation, wrt: str) -> Iterator[Mutation]:
             )
         elif isinstance(n, E.Var | E.GradRef) and not n.is_scalar:
             yield Mutation(TRANSPOSE, "a transpose is extra", _replace_at(final, n, E.transpose(n)))
+        elif isinstance(n, E.MatMul) and n.shape[0] == n.shape[1]:
+            yield Mutation(TRANSPOSE, "a term is transposed", _replace_at(final, n, E.transpose(n)))
     yield Mutation(TRANSPOSE, "the whole gradient is transposed", E.transpose(final))
     # products in the wrong order
     for n in nodes:
@@ -139,11 +204,9 @@ def mutations(deriv: Derivation, wrt: str) -> Iterator[Mutation]:
                 if other != n.name and other != spec.loss and spec.shape_of(other) == n.shape:
                     yield Mutation(
                         WRONG_VARIABLE,
-                        f"{printer_names(other)} is used where {printer_names(n.name)} belongs",
+                        f"{latex(other)} is used where {latex(n.name)} belongs",
                         _replace_at(final, n, spec.var(other)),
                     )
-    # a path left out at a fan-out
-    yield from _fanout_mutations(deriv, wrt)
 
 
 def _fanout_mutations(deriv: Derivation, wrt: str) -> Iterator[Mutation]:
@@ -190,10 +253,23 @@ def _finals_with(deriv: Derivation, q: str, local_q: E.Expr) -> dict[str, E.Expr
     return finals
 
 
-def factor_words(k: float) -> tuple[str, str]:
-    """(kind, words) for an answer that is k times the gradient."""
+def factor_words(k: float, monomial: str = "") -> tuple[str, str]:
+    """(kind, words) for an answer that is k (times a product of dims) times the gradient."""
+    if monomial:
+        shown = (
+            f"{_fraction(k)} {monomial}".replace("1 ", "", 1)
+            if _fraction(k) == "1"
+            else (f"{_fraction(k)} {monomial}")
+        )
+        return FACTOR, (
+            f"a factor is wrong: your answer is {shown.strip()} times the gradient "
+            "(check the 1/n of a mean or a sum over the batch)"
+        )
     if abs(k + 1) < 1e-9:
         return SIGN, "the sign is wrong: your answer is the negative of the gradient"
+    return FACTOR, f"a constant factor is wrong: your answer is {_fraction(k)} times the gradient"
+
+
+def _fraction(k: float) -> str:
     frac = Fraction(k).limit_denominator(64)
-    shown = str(frac) if abs(float(frac) - k) < 1e-9 else f"{k:.6g}"
-    return FACTOR, f"a constant factor is wrong: your answer is {shown} times the gradient"
+    return str(frac) if abs(float(frac) - k) < 1e-9 else f"{k:.6g}"

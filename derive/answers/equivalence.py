@@ -108,6 +108,33 @@ def constant_ratio(answer: Sequence[Array], expected: Sequence[Array]) -> float 
     return k
 
 
+def dims_ratio(
+    answer: Sequence[Array], expected: Sequence[Array], draws: Sequence[Draw]
+) -> tuple[float, str] | None:
+    """(c, "B h") if answer = c · (a product of dims, or its inverse) · expected at every draw."""
+    ks: list[float] = []
+    for a, b in zip(answer, expected, strict=True):
+        mask = np.abs(b) > 1e-9
+        if a.shape != b.shape or not np.any(mask):
+            return None
+        ratio = a[mask] / b[mask]
+        if not np.allclose(ratio, ratio[0], rtol=1e-7, atol=0):
+            return None
+        ks.append(float(ratio[0]))
+    names = list(draws[0].dims) if draws else []
+    candidates: list[tuple[str, list[float]]] = []
+    for i, d in enumerate(names):
+        candidates.append((d, [float(x.dims[d]) for x in draws]))
+        for e in names[i + 1 :]:
+            candidates.append((f"{d} {e}", [float(x.dims[d] * x.dims[e]) for x in draws]))
+    for label, values in candidates:
+        for power, shown in ((1, label), (-1, f"1/({label})")):
+            scaled = [k / v**power for k, v in zip(ks, values, strict=True)]
+            if np.allclose(scaled, scaled[0], rtol=1e-7) and abs(scaled[0]) > 1e-12:
+                return scaled[0], shown
+    return None
+
+
 def first_difference(answer: Sequence[Array], expected: Sequence[Array]) -> int | None:
     for i, (a, b) in enumerate(zip(answer, expected, strict=True)):
         if not close(a, b):

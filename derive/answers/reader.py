@@ -226,7 +226,15 @@ class _Parser:
             return first
         exprs: list[E.Expr] = []
         shape: E.Shape | None = None
+        square = next(
+            (i.shape for _, i, _ in terms if isinstance(i, E.Expr) and i.shape[0] == i.shape[1]),
+            None,
+        )
         for s, item, tok in terms:
+            if isinstance(item, _Identity):
+                if square is None or square == E.SCALAR:
+                    raise self.fail("cannot tell the size of I here", tok)
+                item = E.Identity(square[0])
             e = self.as_expr(item, in_sum=True)
             if shape is not None:
                 joined = E.broadcast_shape(shape, e.shape)
@@ -409,6 +417,18 @@ class _Parser:
     def word(self) -> Item:
         t = self.peek()
         reader = self.r
+        if len(t.text) > 1 and not self.known_word(t.text):
+            # LaTeX reads xx^T as x x^T: split an unknown word into letters (digits stay
+            # with the letter before them), so a script binds to the last letter only
+            pieces: list[Token] = []
+            for k, ch in enumerate(t.text):
+                if ch.isdigit() and pieces:
+                    last = pieces[-1]
+                    pieces[-1] = Token("word", last.text + ch, last.pos)
+                else:
+                    pieces.append(Token("word", ch, t.pos + k))
+            self.tokens[self.i : self.i + 1] = pieces
+            t = self.peek()
         # a whole ascii name typed as is (yhat, W2)
         if t.text in reader.names.ascii and not self.peek(1).is_sym("_", "^"):
             self.next()
@@ -431,6 +451,13 @@ class _Parser:
         closest = reader.names.closest(key)
         hint = f"did you mean {closest}?" if closest else f"names: {reader.names.suggestions()}"
         raise self.fail(f"unknown name {key.show()}", start, hint)
+
+    def known_word(self, word: str) -> bool:
+        """Whether a multi-letter word names something as a whole (yhat, W2, gamma, a dim)."""
+        names = self.r.names
+        if word in names.ascii or word in names.dims:
+            return True
+        return names.lookup(key_of_ascii(word)) is not None
 
     def letters(self, word: str, start: Token) -> Item:
         items: list[tuple[Item, Token]] = []
@@ -672,11 +699,15 @@ class _Parser:
 
     def activation_of(self, arg: E.Expr, at: Token) -> str:
         """f in f′(a): the activation the spec applies to a."""
+        definitions: dict[str, E.Expr] = {}
+        for eq in self.r.spec.equations:
+            definitions[eq.name] = E.substitute_vars(eq.expr, definitions)
+        target = E.substitute_vars(arg, definitions)
         found = {
             n.fn
             for eq in self.r.spec.equations
             for n in E.walk_nodes(eq.expr)
-            if isinstance(n, E.Apply) and n.children[0] == arg
+            if isinstance(n, E.Apply) and E.substitute_vars(n.children[0], definitions) == target
         }
         if len(found) != 1:
             raise self.fail(
