@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from derive.answers.check import check
 from derive.api import Network
 from derive.files import write_text_atomic
 
@@ -26,6 +27,11 @@ def main() -> int:
             print(f"element-wise sympy.diff check, {r}")
         ok = ok and all(r.passed for r in results)
         print(f"\nwritten: reports/seed/{stem}.tex, reports/seed/{stem}.md\n")
+    net = Network.from_file(ROOT / "examples" / "seed_example2.toml")
+    for answer in (r"2(\hat{y}-y)z^T", r"2 z (\hat{y}-y)^T", r"2 W^{(2)}(\hat{y}-y)x^T"):
+        wrt = "W2" if "z" in answer else "W1"
+        print(f"gradproof check --wrt {wrt} --answer '{answer}'")
+        print("  " + str(check(net, wrt, answer)).replace("\n", "\n  ").split("\n  counterexample")[0])
     return 0 if ok else 1
 
 
