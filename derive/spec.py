@@ -653,7 +653,8 @@ class _EquationReader:
             arg = self.visit(node.args[0], depth + 1)
             return E.Apply(fn, arg, value)
         if nargs != 1:
-            raise self.fail(f"{fn}() takes one argument, got {nargs}", node)
+            takes = "one or two arguments" if fn == "leaky_relu" else "one argument"
+            raise self.fail(f"{fn}() takes {takes}, got {nargs}", node)
         arg = self.visit(node.args[0], depth + 1)
         if fn == "sum":
             return E.sum_all(arg)
