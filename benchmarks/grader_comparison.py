@@ -658,6 +658,7 @@ def summarize(answers: list[dict[str, Any]], tool: str) -> dict[str, Any]:
         + confusion["incorrect"]["invalid"],
         "wrong_answers": len(wrong),
         "wrong_accepted": len(wrong_acc),
+        "wrong_graded": sum(1 for _, r in wrong if r["verdict"] in LABELS),
         "timeouts": sum(1 for _, r in rows if r["verdict"] == "timeout"),
         "errors": sum(1 for _, r in rows if r["verdict"] == "error"),
         "tool_internal_timeouts": sum(1 for _, r in rows if r.get("tool_timeout")),
@@ -713,6 +714,11 @@ def print_table(report: dict[str, Any]) -> None:
         )
         if s["tool_internal_timeouts"]:
             log(f"{'':<30}  ({s['tool_internal_timeouts']} verdicts after the tool's own timeout)")
+        if s["wrong_graded"] < s["wrong_answers"]:
+            log(
+                f"{'':<30}  (wrong accepted: {s['wrong_accepted']} of the "
+                f"{s['wrong_graded']} wrong answers it could grade)"
+            )
         if s["expected_read_as_number"]:
             log(
                 f"{'':<30}  ({s['expected_read_as_number']} graded against an expected answer "
