@@ -246,6 +246,10 @@ class _Point:
             return _Point(self.values, {**self.pinned, name: value})
         return _Point({**self.values, name: value}, self.pinned)
 
+    def with_values(self, new: Mapping[str, Array]) -> _Point:
+        values = {n: new.get(n, v) for n, v in self.values.items()}
+        return _Point(values, {n: new.get(n, v) for n, v in self.pinned.items()})
+
 
 def _kink_pattern(network: Network, point: _Point) -> tuple[float, list[Array]]:
     """Loss and relu sign patterns at a perturbed point.
@@ -260,10 +264,6 @@ def _kink_pattern(network: Network, point: _Point) -> tuple[float, list[Array]]:
 
 def _same_pattern(a: list[Array], b: list[Array]) -> bool:
     return len(a) == len(b) and all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
-
-
-def _as_f64(a: Array) -> Array:
-    return a.astype(np.float64, copy=False)
 
 
 def _unit_roundoff(network: Network) -> float:
@@ -437,6 +437,35 @@ def check_gradients(
     return result
 
 
+# A direction's entries are odd 16-bit integers k in [-32767, 32767], all 32768 equally likely
+# (symmetric, never 0), scaled to a unit vector: a fine discretisation of uniform on [-1, 1].
+# As with a Gaussian direction, <e, v> is rarely small for ANY nonzero gradient error e (sums
+# of independent uniforms have log-concave densities, so P(|<e, v>| < t sd) <= ~1.5 t); a
+# Rademacher (+-1) direction would let two equal and opposite errors cancel exactly with
+# probability 1/2. Four entries come from one 64-bit random word, about 20x cheaper than
+# float64 normals, and the squared norm is a BLAS dot of integers (exact below 2**53).
+_ODD_LANES = np.uint64(0x0001_0001_0001_0001)
+
+
+def _draw_direction(rng: np.random.Generator, out: Array) -> float:
+    """Fill `out` (float64, C-contiguous) with fresh direction entries; their squared norm."""
+    flat = out.reshape(-1)
+    words = rng.integers(0, 2**64, size=(flat.size + 3) // 4, dtype=np.uint64)
+    np.bitwise_or(words, _ODD_LANES, out=words)
+    np.copyto(flat, words.view(np.int16)[: flat.size])
+    return float(np.dot(flat, flat))
+
+
+def _sum_of_squares(a: Array) -> float:
+    flat = a.reshape(-1).astype(np.float64, copy=False)
+    return float(np.dot(flat, flat))
+
+
+def _dot(grad: Array, step: Array) -> float:
+    """<grad, step> in float64, step float64 and C-contiguous."""
+    return float(np.dot(grad.reshape(-1).astype(np.float64, copy=False), step.reshape(-1)))
+
+
 def directional_check(
     network: Network,
     values: Mapping[str, Array],
@@ -449,11 +478,13 @@ def directional_check(
 ) -> GradCheckResult:
     """Compare <grad, v> with (f(x + h v) - f(x - h v)) / (2 h) for random unit directions v.
 
-    Two forward passes per direction whatever the number of parameters. `wrt` defaults to
-    every var; intermediates named in `wrt` are pinned (overridden) at their current values so
-    both sides differentiate the same function. The step is h = eps * max(1, rms of the
-    entries). A direction whose pair crosses a relu kink (or leaves the domain of log/sqrt)
-    is redrawn up to `max_redraws` times, then reported as unchecked.
+    Two forward passes per direction whatever the number of parameters, plus one forward
+    and one backward pass at x. `wrt` defaults to every var; intermediates named in `wrt`
+    are pinned (overridden) at their current values so both sides differentiate the same
+    function. The step is h = eps * max(1, rms of the entries). The entries of v are drawn
+    uniformly from 32768 symmetric levels in [-1, 1] (see `_draw_direction`). A direction
+    whose pair crosses a relu kink (or leaves the domain of log/sqrt) is redrawn up to
+    `max_redraws` times, then reported as unchecked.
     """
     tol = default_tolerance(network.dtype)
     step = tol.direction_step if eps is None else eps
@@ -463,9 +494,11 @@ def directional_check(
     run = network.evaluate(values)
     pinned = {n: run.values[n] for n in names if network.variables[n].role == INTERMEDIATE}
     point = _Point({n: run.values[n] for n in network.inputs_order}, pinned)
-    _, grads = network.backward(point.values, point.pinned)
+    if pinned:  # the same values, but nothing flows back through the pinned equations
+        run = network.evaluate(point.values, point.pinned)
+    grads = network.backward_from(run)
     n_entries = sum(point.get(n).size for n in names)
-    sum_sq = sum(float(np.sum(np.square(point.get(n), dtype=np.float64))) for n in names)
+    sum_sq = sum(_sum_of_squares(point.get(n)) for n in names)
     h = step * max(1.0, math.sqrt(sum_sq / max(n_entries, 1)))
     result = GradCheckResult(
         f"directional, {n_directions} random unit directions over {n_entries} entries",
@@ -475,30 +508,38 @@ def directional_check(
         rtol,
         tol.floor,
     )
+    # Buffers reused by every draw: the step h v (float64, whatever the dtype; it later
+    # holds x_plus - x_minus), x + h v and x - h v in the network's dtype. In float64 the
+    # step buffer turns into x - h v in place.
+    steps = {n: np.empty(point.get(n).shape, dtype=np.float64) for n in names}
+    plus = {n: np.empty(point.get(n).shape, dtype=network.dtype) for n in names}
+    in_place = network.dtype == np.float64
+    minus = {n: steps[n] if in_place else np.empty_like(plus[n]) for n in names}
+    plus_point, minus_point = point.with_values(plus), point.with_values(minus)
     for direction in range(1, n_directions + 1):
         label = f"direction {direction}"
         reasons: list[str] = []
         for _draw in range(1 + max_redraws):
-            v = {n: rng.standard_normal(point.get(n).shape) for n in names}
-            norm = math.sqrt(sum(float(np.sum(np.square(d))) for d in v.values()))
-            plus, minus = point, point
+            norm = math.sqrt(sum(_draw_direction(rng, steps[n]) for n in names))
             for n in names:
-                x, dx = point.get(n), (h / norm) * v[n]
-                plus = plus.with_value(n, (x + dx).astype(network.dtype, copy=False))
-                minus = minus.with_value(n, (x - dx).astype(network.dtype, copy=False))
-            f_plus, kinks_plus = _kink_pattern(network, plus)
-            f_minus, kinks_minus = _kink_pattern(network, minus)
+                x, dx = point.get(n), steps[n]
+                np.multiply(dx, h / norm, out=dx)
+                np.add(x, dx, out=plus[n])  # rounded once, to the network's dtype
+                np.subtract(x, dx, out=minus[n])
+            f_plus, kinks_plus = _kink_pattern(network, plus_point)
+            f_minus, kinks_minus = _kink_pattern(network, minus_point)
             if not _same_pattern(kinks_plus, kinks_minus):
                 reasons.append("kink")
                 continue
             if not (math.isfinite(f_plus) and math.isfinite(f_minus)):
                 reasons.append("domain")
                 continue
-            # <grad, x_plus - x_minus> over the displacement actually taken after rounding.
-            change = sum(
-                float(np.sum(_as_f64(grads[n]) * (_as_f64(plus.get(n)) - _as_f64(minus.get(n)))))
-                for n in names
-            )
+            # <grad, x_plus - x_minus> over the displacement actually taken after rounding
+            # (the difference of two floats of one dtype is exact in float64).
+            change = 0.0
+            for n in names:
+                np.subtract(plus[n], minus[n], out=steps[n], dtype=np.float64)
+                change += _dot(grads[n], steps[n])
             analytic, numeric = change / (2 * h), (f_plus - f_minus) / (2 * h)
             # Roundoff of f+ and f- is strongly correlated along a direction, so u*|f| grossly
             # overstates it; the second difference measures it (plus curvature) instead.

@@ -31,14 +31,20 @@ class Op:
 
 def unbroadcast(x_bar: Array, shape: tuple[int, ...]) -> Array:
     """Sum a cotangent over the axes along which an argument of `shape` was broadcast."""
-    if x_bar.shape == shape:
+    out_shape = x_bar.shape
+    if out_shape == shape:
         return x_bar
-    axes = tuple(
-        axis
-        for axis, (n_arg, n_out) in enumerate(zip(shape, x_bar.shape, strict=True))
-        if n_arg == 1 and n_out != 1
-    )
-    summed: Array = x_bar.sum(axis=axes, keepdims=True)
+    if len(shape) == 2 and len(out_shape) == 2:  # every value of a spec is 2-D
+        axes: tuple[int, ...] = ((0,) if shape[0] == 1 and out_shape[0] != 1 else ()) + (
+            (1,) if shape[1] == 1 and out_shape[1] != 1 else ()
+        )
+    else:
+        axes = tuple(
+            axis
+            for axis, (n_arg, n_out) in enumerate(zip(shape, out_shape, strict=True))
+            if n_arg == 1 and n_out != 1
+        )
+    summed: Array = np.add.reduce(x_bar, axis=axes, keepdims=True)
     return summed
 
 
@@ -47,11 +53,16 @@ def unbroadcast(x_bar: Array, shape: tuple[int, ...]) -> Array:
 
 def stable_sigmoid(z: Array) -> Array:
     """1 / (1 + exp(-z)) without overflow: only exp(-|z|) <= 1 is ever computed."""
+    e = np.abs(z)
+    np.negative(e, out=e)
     # exp(-|z|) underflows to 0 for |z| > ~745; 0 is the right answer there, so the
     # underflow flag is not an error even under np.errstate(all="raise").
     with np.errstate(under="ignore"):
-        e = np.exp(-np.abs(z))
-    return np.where(z >= 0, 1 / (1 + e), e / (1 + e))
+        np.exp(e, out=e)
+    d = e + 1  # in (1, 2]
+    np.divide(e, d, out=e)  # sigmoid(-|z|) = e / (1 + e)
+    np.divide(1, d, out=d)  # sigmoid(|z|) = 1 / (1 + e)
+    return np.where(z >= 0, d, e)
 
 
 def leaky_slopes(alpha: float) -> tuple[float, float]:
@@ -112,7 +123,9 @@ def _neg_vjp(y_bar: Array, y: Array, a: Array) -> tuple[Array]:
 
 
 def _sigmoid_vjp(y_bar: Array, y: Array, z: Array) -> tuple[Array]:
-    return (y_bar * y * (1 - y),)
+    z_bar = y_bar * y
+    z_bar *= 1 - y  # z_bar is new and y_bar has y's shape: no aliasing, no broadcast
+    return (z_bar,)
 
 
 def _tanh_vjp(y_bar: Array, y: Array, z: Array) -> tuple[Array]:
@@ -151,21 +164,26 @@ def _sqrt_vjp(y_bar: Array, y: Array, a: Array) -> tuple[Array]:
 
 
 def _sum_forward(a: Array) -> Array:
-    total: Array = a.sum(keepdims=True)
+    total: Array = np.add.reduce(a, axis=None, keepdims=True)
     return total
 
 
 def _sum_vjp(y_bar: Array, y: Array, a: Array) -> tuple[Array]:
-    return (np.broadcast_to(y_bar, a.shape).copy(),)
+    return (np.full(a.shape, y_bar),)  # y_bar is (1, 1): broadcast into a new array
 
 
 def _mean_forward(a: Array) -> Array:
-    average: Array = a.mean(keepdims=True)
+    if a.dtype.itemsize < 4:  # float16: a.mean accumulates in float32
+        mean: Array = a.mean(keepdims=True)
+        return mean
+    # What a.mean(keepdims=True) computes (pairwise sum, then / size), minus its overhead.
+    average: Array = np.add.reduce(a, axis=None, keepdims=True)
+    np.divide(average, a.size, out=average)
     return average
 
 
 def _mean_vjp(y_bar: Array, y: Array, a: Array) -> tuple[Array]:
-    return (np.broadcast_to(y_bar / a.size, a.shape).copy(),)
+    return (np.full(a.shape, y_bar / a.size),)
 
 
 def _logsumexp_vjp(y_bar: Array, y: Array, e: Array) -> tuple[Array]:

@@ -12,7 +12,15 @@ import numpy.typing as npt
 
 from numeric.errors import NumericError, NumericSpecError, NumericValueError, RuleContractError
 from numeric.expression import Apply, Const, Equation, Ref, Shape, compile_equation
-from numeric.ops import KINK_OPS, Array, backward_rule, forward_rule
+from numeric.ops import (
+    KINK_OPS,
+    OPS,
+    Array,
+    BackwardRule,
+    ForwardRule,
+    backward_rule,
+    forward_rule,
+)
 from numeric.spec import NetworkSpec, read_spec
 
 INTERMEDIATE = "intermediate"
@@ -58,6 +66,7 @@ class Network:
         for eq in self.equations:
             self.variables[eq.name] = VarInfo(eq.name, eq.shape, INTERMEDIATE)
         self.loss: str = self.equations[-1].name
+        self._plans: list[tuple[str, _Steps]] = [_plan(eq, self.dtype) for eq in self.equations]
 
     def _compile(self, spec: NetworkSpec) -> list[Equation]:
         known: dict[str, Shape] = {v.name: v.shape for v in spec.variables}
@@ -83,6 +92,8 @@ class Network:
 
     def _as_value(self, name: str, value: object) -> Array:
         info = self.variables[name]
+        if type(value) is np.ndarray and value.dtype == self.dtype and value.shape == info.shape:
+            return value  # the common case, already what the checks below would return
         if not isinstance(value, np.ndarray):
             raise NumericValueError(
                 f"{self.title}: value for '{name}' must be a numpy array of shape "
@@ -135,26 +146,28 @@ class Network:
         pinned = self._check_override(override)
         kink_inputs: list[Array] = []
         node_values: dict[str, list[Array]] = {}
-        for eq in self.equations:
-            if eq.name in pinned:
-                env[eq.name] = pinned[eq.name]
+        dtype = self.dtype
+        for name, steps in self._plans:
+            if name in pinned:
+                env[name] = pinned[name]
                 continue
             computed: list[Array] = []
-            for node in eq.nodes:
-                match node:
-                    case Ref(name=name):
-                        computed.append(env[name])
-                    case Const(value=value):
-                        computed.append(np.full((1, 1), value, dtype=self.dtype))
-                    case Apply(op=op, args=args, params=params):
-                        arg_values = [computed[i] for i in args]
-                        if op in KINK_OPS:
-                            kink_inputs.append(arg_values[0])
-                        result = forward_rule(op)(*arg_values, **dict(params))
-                        self._check_result(op, result, node.shape, "forward")
-                        computed.append(result)
-            env[eq.name] = computed[-1]
-            node_values[eq.name] = computed
+            push = computed.append
+            for kind, what, args, shape, params in steps:
+                if kind == _REF:
+                    push(env[what])
+                elif kind == _CONST:
+                    push(what.copy())  # a fresh (1, 1) array of the dtype per pass
+                else:
+                    arg_values = [computed[i] for i in args]
+                    if kind == _KINK:
+                        kink_inputs.append(arg_values[0])
+                    result = _forward(what)(*arg_values, **params)
+                    if result.shape != shape or result.dtype != dtype:
+                        self._check_result(what, result, shape, "forward")
+                    push(result)
+            env[name] = computed[-1]
+            node_values[name] = computed
         loss = float(env[self.loss][0, 0])
         return Evaluation(env, loss, kink_inputs, node_values)
 
@@ -184,30 +197,33 @@ class Network:
     # ---- backward ------------------------------------------------------------------------
 
     def _backprop_equation(
-        self, eq: Equation, computed: list[Array], x_bar: dict[str, Array]
+        self, name: str, steps: _Steps, computed: list[Array], x_bar: dict[str, Array]
     ) -> None:
-        """Push x_bar[eq.name] back through one equation's nodes into the names it reads."""
-        node_bar: list[Array | None] = [None] * len(eq.nodes)
-        node_bar[-1] = x_bar[eq.name]
-        for index in range(len(eq.nodes) - 1, -1, -1):
+        """Push x_bar[name] back through one equation's nodes into the names it reads."""
+        dtype = self.dtype
+        node_bar: list[Array | None] = [None] * len(steps)
+        node_bar[-1] = x_bar[name]
+        for index in range(len(steps) - 1, -1, -1):
             y_bar = node_bar[index]
-            node = eq.nodes[index]
-            if y_bar is None or isinstance(node, Const):
+            kind, what, args, _, params = steps[index]
+            if y_bar is None or kind == _CONST:
                 continue
-            if isinstance(node, Ref):
-                x_bar[node.name] = _accumulate(x_bar.get(node.name), y_bar)
+            if kind == _REF:
+                total = x_bar.get(what)
+                x_bar[what] = y_bar if total is None else total + y_bar
                 continue
-            arg_values = [computed[i] for i in node.args]
-            rule = backward_rule(node.op)
-            arg_bars = rule(y_bar, computed[index], *arg_values, **dict(node.params))
-            if len(arg_bars) != len(node.args):
+            arg_values = [computed[i] for i in args]
+            arg_bars = _vjp(what)(y_bar, computed[index], *arg_values, **params)
+            if len(arg_bars) != len(args):
                 raise RuleContractError(
-                    f"backward rule of op '{node.op}' returned {len(arg_bars)} cotangents "
-                    f"for {len(node.args)} arguments"
+                    f"backward rule of op '{what}' returned {len(arg_bars)} cotangents "
+                    f"for {len(args)} arguments"
                 )
-            for arg, arg_value, arg_bar in zip(node.args, arg_values, arg_bars, strict=True):
-                self._check_result(node.op, arg_bar, arg_value.shape, "backward")
-                node_bar[arg] = _accumulate(node_bar[arg], arg_bar)
+            for arg, arg_value, arg_bar in zip(args, arg_values, arg_bars, strict=True):
+                if arg_bar.shape != arg_value.shape or arg_bar.dtype != dtype:
+                    self._check_result(what, arg_bar, arg_value.shape, "backward")
+                total = node_bar[arg]
+                node_bar[arg] = arg_bar if total is None else total + arg_bar
 
     def backward(
         self, values: Mapping[str, object], override: Mapping[str, object] | None = None
@@ -219,12 +235,20 @@ class Network:
         treated as inputs: nothing flows back through their equations.
         """
         run = self.evaluate(values, override)
+        return run.values, self.backward_from(run)
+
+    def backward_from(self, run: Evaluation) -> dict[str, Array]:
+        """The gradients `backward` returns, from a forward pass already run by `evaluate`.
+
+        Saves the second forward pass when the caller needs the Evaluation (loss, kink
+        inputs) as well as the gradients. Pinned intermediates of that pass stay pinned.
+        """
         # x_bar[name]: dloss/dname accumulated so far. Never updated in place, since a rule
         # may hand the same array object to several arguments (add, sub).
         x_bar: dict[str, Array] = {self.loss: np.ones((1, 1), dtype=self.dtype)}
-        for eq in reversed(self.equations):
-            if eq.name in run.node_values and eq.name in x_bar:  # else pinned or unused
-                self._backprop_equation(eq, run.node_values[eq.name], x_bar)
+        for name, steps in reversed(self._plans):
+            if name in run.node_values and name in x_bar:  # else pinned or unused
+                self._backprop_equation(name, steps, run.node_values[name], x_bar)
         grads: dict[str, Array] = {}
         seen: set[int] = set()
         for name, info in self.variables.items():
@@ -237,11 +261,48 @@ class Network:
                 grad = grad.copy()
             seen.add(id(grad))
             grads[name] = grad
-        return run.values, grads
+        return grads
 
 
-def _accumulate(total: Array | None, term: Array) -> Array:
-    return term if total is None else total + term
+# ---- compiled equations: one flat tuple per node, so a pass does no pattern matching ------
+
+_REF, _CONST, _APPLY, _KINK = 0, 1, 2, 3  # node kinds; _KINK: an op in KINK_OPS
+# (kind, name / constant / op, argument indices, result shape, op parameters)
+_Step = tuple[int, Any, tuple[int, ...], tuple[int, ...], dict[str, float]]
+_Steps = tuple[_Step, ...]
+
+
+def _forward(op: str) -> ForwardRule:
+    """forward_rule(op), looked up on every pass; the checked call only when it fails."""
+    entry = OPS.get(op)
+    rule = None if entry is None else entry.forward
+    return forward_rule(op) if rule is None else rule
+
+
+def _vjp(op: str) -> BackwardRule:
+    """backward_rule(op), looked up on every pass; the checked call only when it fails."""
+    entry = OPS.get(op)
+    rule = None if entry is None else entry.vjp
+    return backward_rule(op) if rule is None else rule
+
+
+def _plan(eq: Equation, dtype: np.dtype[Any]) -> tuple[str, _Steps]:
+    """(name, steps) of one equation: its nodes in evaluation order, as flat tuples.
+
+    Op rules are still looked up by name on every pass, so a patched OPS table takes effect.
+    """
+    steps: list[_Step] = []
+    for node in eq.nodes:
+        match node:
+            case Ref(name=name):
+                steps.append((_REF, name, (), node.shape, {}))
+            case Const(value=value):
+                const = np.full((1, 1), value, dtype=dtype)
+                steps.append((_CONST, const, (), node.shape, {}))
+            case Apply(op=op, args=args, params=params):
+                kind = _KINK if op in KINK_OPS else _APPLY
+                steps.append((kind, op, args, node.shape, dict(params)))
+    return eq.name, tuple(steps)
 
 
 def load_network(

@@ -1,4 +1,4 @@
-"""Hostile answers: every one gets a verdict (mostly `invalid`) within the limit; no hang, no crash."""
+"""Hostile answers: each gets a verdict (mostly `invalid`) within the limit; no hang, no crash."""
 
 from __future__ import annotations
 
@@ -94,7 +94,7 @@ def test_hostile_answer_gets_a_verdict_in_time(
 
 
 def test_a_long_valid_answer_is_still_graded() -> None:
-    # 1,250 copies of the gradient (just under the 20,000-character limit): 1250 times the gradient, a wrong constant factor
+    # 1,250 copies of the gradient, just under the 20,000-character limit: a wrong factor (1250)
     result = check(NET, "W2", HOSTILE["near_the_length_limit"], timeout=LIMIT)
     assert result.verdict == "incorrect" and result.mistake == "factor"
 

@@ -58,7 +58,11 @@ CORRECT_ANSWERS = [
     ("tanh_batch", "W", r"\frac{2}{B h} ((H - Y) \odot (1 - H \odot H)) X^T"),
     ("shared_weight", "W", r"2(\hat{y}-y)h^T + ((W^T 2(\hat{y}-y)) \odot (1-h^2)) x^T"),
     ("leaky_relu", "a", r"2(h-y) \odot (\mathbb{1}[a>0] + 0.01\,\mathbb{1}[a \le 0])"),
-    ("two_sigmoid_layers", "b1", r"2 (W^{(2)T}((\hat{y}-y) \odot \hat{y} \odot (1-\hat{y}))) \odot h^{(1)} \odot (1-h^{(1)})"),
+    (
+        "two_sigmoid_layers",
+        "b1",
+        r"2 (W^{(2)T}((\hat{y}-y) \odot \hat{y} \odot (1-\hat{y}))) \odot h^{(1)} \odot (1-h^{(1)})",
+    ),
 ]
 
 INVALID_ANSWERS = [
