@@ -31,7 +31,8 @@ def main() -> int:
     for answer in (r"2(\hat{y}-y)z^T", r"2 z (\hat{y}-y)^T", r"2 W^{(2)}(\hat{y}-y)x^T"):
         wrt = "W2" if "z" in answer else "W1"
         print(f"gradproof check --wrt {wrt} --answer '{answer}'")
-        print("  " + str(check(net, wrt, answer)).replace("\n", "\n  ").split("\n  counterexample")[0])
+        verdict = str(check(net, wrt, answer)).split("\ncounterexample")[0]
+        print("  " + verdict.replace("\n", "\n  "))
     return 0 if ok else 1
 
 

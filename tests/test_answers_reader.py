@@ -61,7 +61,8 @@ CORRECT_ANSWERS = [
     (
         "two_sigmoid_layers",
         "b1",
-        r"2 (W^{(2)T}((\hat{y}-y) \odot \hat{y} \odot (1-\hat{y}))) \odot h^{(1)} \odot (1-h^{(1)})",
+        r"2 (W^{(2)T}((\hat{y}-y) \odot \hat{y} \odot (1-\hat{y})))"
+        r" \odot h^{(1)} \odot (1-h^{(1)})",
     ),
 ]
 
