@@ -17,6 +17,7 @@ def __getattr__(name: str) -> Any:
         return getattr(grader, name)
     raise AttributeError(f"module 'derive' has no attribute {name!r}")
 
+
 __all__ = [
     "AnswerError",
     "CheckResult",

@@ -42,7 +42,7 @@ def test_generated_matches_numeric_backprop(tmp_path: Path, name: str) -> None:
     nnet = numeric.load_network(EXAMPLES / name)
     values = numeric.random_values(nnet, np.random.default_rng(3))
     _, expected = nnet.backward(values)
-    got = module.gradients(**values)  # type: ignore[attr-defined]
+    got = module.all_gradients(**values)  # type: ignore[attr-defined]
     for key, value in got.items():
         np.testing.assert_allclose(value, expected[key], rtol=1e-9, atol=1e-12, err_msg=key)
     fwd = module.forward(**values)  # type: ignore[attr-defined]
