@@ -16,6 +16,7 @@ from derive import rules
 from derive.codegen import write_module
 from derive.verify import load_generated, verify_spec
 from tests.conftest import EXAMPLES, ROOT, run_cli
+from tests.test_elementwise import EXTRA
 
 ALL_EXAMPLES = sorted(p.name for p in EXAMPLES.glob("*.toml"))
 
@@ -114,3 +115,11 @@ def test_torch_autograd_agrees(name: str) -> None:
     report = verify_spec(EXAMPLES / name, use_torch=True)
     cells = [row.cells["gen_vs_torch"] for row in report.rows]
     assert all(c.status == "pass" for c in cells), [c.text() for c in cells]
+
+
+@pytest.mark.parametrize("name", sorted(EXTRA))
+def test_verify_passes_the_extra_test_networks(name: str, tmp_path: Path) -> None:
+    spec = tmp_path / f"{name}.toml"
+    spec.write_text(EXTRA[name])
+    report = verify_spec(spec, use_torch=TORCH)
+    assert report.passed, report.failures()
