@@ -84,6 +84,21 @@ class GradientResult:
         return "$$\\begin{aligned}" + " \\\\ ".join(lines) + "\\end{aligned}$$"
 
 
+class NetworkGraph:
+    """An SVG picture of a network's computational graph."""
+
+    def __init__(self, svg: str) -> None:
+        self.svg = svg
+
+    def _repr_svg_(self) -> str:
+        return self.svg
+
+    def save(self, path: str | Path) -> None:
+        from derive.files import write_text_atomic
+
+        write_text_atomic(path, self.svg)
+
+
 class Network:
     """A validated network and its derivation (computed once, on first use)."""
 
@@ -133,11 +148,18 @@ class Network:
         """A complete LaTeX document (amsmath, amssymb) with every step."""
         return report.to_latex_document(self.derivation, self.resolve(wrt))
 
-    def markdown(self, wrt: Sequence[str] | None = None) -> str:
-        return report.to_markdown(self.derivation, self.resolve(wrt))
+    def markdown(self, wrt: Sequence[str] | None = None, picture: str | None = None) -> str:
+        """Markdown with $...$ math; `picture` is the path of the graph's SVG, to show it."""
+        return report.to_markdown(self.derivation, self.resolve(wrt), picture)
 
     def json(self, wrt: Sequence[str] | None = None) -> str:
         return report.to_json(self.derivation, self.resolve(wrt))
+
+    def graph(self) -> NetworkGraph:
+        """The computational graph as a picture (SVG; displays in Jupyter)."""
+        from derive.graph_svg import network_svg
+
+        return NetworkGraph(network_svg(self.spec))
 
     def check_elementwise(
         self, wrt: Sequence[str] | None = None, dims: Mapping[str, int] | None = None

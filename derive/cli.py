@@ -80,6 +80,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     d.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
     d.add_argument(
+        "--graph",
+        metavar="FILE.svg",
+        help="also draw the network's computational graph (fan-outs marked) to FILE.svg",
+    )
+    d.add_argument(
         "--check",
         action="store_true",
         help="also compare each gradient with entry-by-entry sympy.diff at the spec's dims",
@@ -224,6 +229,8 @@ def _run_derive(args: argparse.Namespace) -> int:
         write_text_atomic(args.output, text)
     else:
         sys.stdout.write(text)
+    if args.graph:
+        net.graph().save(args.graph)
     if not args.check:
         return EXIT_OK
     results = net.check_elementwise(names)

@@ -19,14 +19,15 @@ def main() -> int:
     for spec_name, stem in SEED:
         net = Network.from_file(ROOT / "examples" / f"{spec_name}.toml")
         write_text_atomic(out_dir / f"{stem}.tex", net.latex())
-        markdown = net.markdown()
+        net.graph().save(out_dir / f"{stem}.svg")
+        markdown = net.markdown(picture=f"{stem}.svg")
         write_text_atomic(out_dir / f"{stem}.md", markdown)
         print(markdown)
         results = net.check_elementwise()
         for r in results:
             print(f"element-wise sympy.diff check, {r}")
         ok = ok and all(r.passed for r in results)
-        print(f"\nwritten: reports/seed/{stem}.tex, reports/seed/{stem}.md\n")
+        print(f"\nwritten: reports/seed/{stem}.tex, .md and .svg (the network's graph)\n")
     net = Network.from_file(ROOT / "examples" / "seed_example2.toml")
     for answer in (r"2(\hat{y}-y)z^T", r"2 z (\hat{y}-y)^T", r"2 W^{(2)}(\hat{y}-y)x^T"):
         wrt = "W2" if "z" in answer else "W1"

@@ -160,13 +160,16 @@ def to_latex_document(deriv: Derivation, names: Sequence[str]) -> str:
     return "\n".join(out) + "\n"
 
 
-def to_markdown(deriv: Derivation, names: Sequence[str]) -> str:
+def to_markdown(deriv: Derivation, names: Sequence[str], picture: str | None = None) -> str:
     spec = deriv.spec
     p = printer_for(spec)
     out = [f"# {spec.title}", ""]
     if spec.description:
         out += [spec.description, ""]
-    out += ["## Network", "", "$$", r"\begin{aligned}"]
+    out += ["## Network", ""]
+    if picture:
+        out += [f"![the computational graph of {spec.title}]({picture})", ""]
+    out += ["$$", r"\begin{aligned}"]
     out.append(" \\\\\n".join(equations_latex(spec)))
     out += [r"\end{aligned}", "$$", ""]
     out.append(
