@@ -25,8 +25,13 @@ BOX_W, BOX_H, GAP_X, GAP_Y, MARGIN = 120, 40, 70, 24, 20
 
 _SUPERSCRIPTS = str.maketrans("0123456789()T", "⁰¹²³⁴⁵⁶⁷⁸⁹⁽⁾ᵀ")
 _SUBSCRIPTS = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
-_GREEK = {"alpha": "α", "beta": "β", "gamma": "γ", "delta": "δ", "mu": "μ", "sigma": "σ",
-          "lambda": "λ", "theta": "θ", "epsilon": "ε", "eta": "η", "tau": "τ", "phi": "φ"}  # fmt: skip
+_GREEK = dict(
+    zip(
+        "alpha beta gamma delta mu sigma lambda theta epsilon eta tau phi".split(),
+        "αβγδμσλθεητφ",
+        strict=True,
+    )
+)
 _ACCENT = {"hat": "\u0302", "widehat": "\u0302", "bar": "\u0304", "tilde": "\u0303"}
 
 
