@@ -27,7 +27,7 @@ _SUPERSCRIPTS = str.maketrans("0123456789()T", "⁰¹²³⁴⁵⁶⁷⁸⁹⁽�
 _SUBSCRIPTS = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
 _GREEK = dict(
     zip(
-        "alpha beta gamma delta mu sigma lambda theta epsilon eta tau phi".split(),
+        ["alpha", "beta", "gamma", "delta", "mu", "sigma", "lambda", "theta", "epsilon", "eta", "tau", "phi"],
         "αβγδμσλθεητφ",
         strict=True,
     )
