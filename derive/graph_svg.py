@@ -27,7 +27,20 @@ _SUPERSCRIPTS = str.maketrans("0123456789()T", "⁰¹²³⁴⁵⁶⁷⁸⁹⁽�
 _SUBSCRIPTS = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
 _GREEK = dict(
     zip(
-        ["alpha", "beta", "gamma", "delta", "mu", "sigma", "lambda", "theta", "epsilon", "eta", "tau", "phi"],
+        [
+            "alpha",
+            "beta",
+            "gamma",
+            "delta",
+            "mu",
+            "sigma",
+            "lambda",
+            "theta",
+            "epsilon",
+            "eta",
+            "tau",
+            "phi",
+        ],
         "αβγδμσλθεητφ",
         strict=True,
     )
