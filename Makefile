@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench verify clean
+.PHONY: demo test lint bench reports verify clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,9 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/derive_depth.py --out benchmarks/results/derive_depth.json
 	$(BIN)/python benchmarks/gradient_speed.py --out benchmarks/results/gradient_speed.json
+
+reports: $(STAMP)
+	$(BIN)/python -m derive.demo --all
 
 verify: $(STAMP)
 	$(BIN)/gradproof verify examples/*.toml

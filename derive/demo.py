@@ -13,7 +13,24 @@ ROOT = Path(__file__).resolve().parent.parent
 SEED = (("seed_example1", "example1"), ("seed_example2", "example2"))
 
 
+def write_example_reports() -> list[Path]:
+    """reports/examples/<spec>.{md,tex,svg} for every spec in examples/: the answer keys."""
+    out_dir = ROOT / "reports" / "examples"
+    written = []
+    for spec in sorted((ROOT / "examples").glob("*.toml")):
+        net = Network.from_file(spec)
+        net.graph().save(out_dir / f"{spec.stem}.svg")
+        write_text_atomic(out_dir / f"{spec.stem}.md", net.markdown(picture=f"{spec.stem}.svg"))
+        write_text_atomic(out_dir / f"{spec.stem}.tex", net.latex())
+        written.append(out_dir / f"{spec.stem}.md")
+    return written
+
+
 def main() -> int:
+    if sys.argv[1:] == ["--all"]:
+        for path in write_example_reports():
+            print(f"written: {path.relative_to(ROOT)} (+ .tex, .svg)")
+        return 0
     out_dir = ROOT / "reports" / "seed"
     ok = True
     for spec_name, stem in SEED:

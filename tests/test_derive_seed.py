@@ -106,3 +106,11 @@ def test_the_graph_picture_is_svg_with_every_name_and_fanouts_marked() -> None:
     dashed = [r for r in root.iter("{http://www.w3.org/2000/svg}rect") if r.get("stroke-dasharray")]
     assert len(dashed) == 1  # W is used twice
     assert net.graph()._repr_svg_() == svg
+
+
+def test_committed_example_reports_are_current() -> None:
+    # reports/examples/ is written by `make reports`; a stale copy would mislead a reader
+    for spec in sorted(EXAMPLES.glob("*.toml")):
+        net = derive.load(spec)
+        md = (EXAMPLES.parent / "reports" / "examples" / f"{spec.stem}.md").read_text()
+        assert md == net.markdown(picture=f"{spec.stem}.svg"), spec.stem
