@@ -114,3 +114,30 @@ def test_committed_example_reports_are_current() -> None:
         net = derive.load(spec)
         md = (EXAMPLES.parent / "reports" / "examples" / f"{spec.stem}.md").read_text()
         assert md == net.markdown(picture=f"{spec.stem}.svg"), spec.stem
+
+
+ISSUE_EXAMPLE2 = """\
+title = "Fully-connected network"
+[dims]            # sizes are symbols; the numbers are what numeric checks use
+n = 3
+h = 4
+m = 2
+[vars]            # shape: "scalar", or [rows, cols] of dims and 1; role: input | target | param
+x  = { shape = ["n", 1], role = "input" }
+y  = { shape = ["m", 1], role = "target" }
+W1 = { shape = ["h", "n"], role = "param", latex = "W^{(1)}" }
+b1 = { shape = ["h", 1], role = "param", latex = "b^{(1)}" }
+W2 = { shape = ["m", "h"], role = "param", latex = "W^{(2)}" }
+b2 = { shape = ["m", 1], role = "param", latex = "b^{(2)}" }
+[forward]         # in order; the last one is the scalar loss; a table may give latex
+z    = "W1 @ x + b1"
+yhat = { expr = "W2 @ z + b2", latex = "\\\\hat{y}" }
+J    = { expr = "sum((yhat - y)**2)", latex = "\\\\mathcal{J}(W)" }
+"""
+
+
+def test_the_spec_format_accepts_exactly_the_example_of_the_design() -> None:
+    net = derive.Network.from_toml(ISSUE_EXAMPLE2, "example2.toml")
+    assert {wrt: compact(net.gradient(wrt).latex) for wrt, _ in SEED_EXAMPLE2} == dict(
+        SEED_EXAMPLE2
+    )
