@@ -37,9 +37,10 @@ class ElementwiseResult:
 
     def __str__(self) -> str:
         verdict = "pass" if self.passed else "FAIL"
+        at = ", ".join(f"{k}={v}" for k, v in self.dims.items())
         return (
-            f"{self.wrt}: {verdict} ({self.entries} entries, {self.method}, "
-            f"max rel. error {self.max_rel_error:.1e})"
+            f"{self.wrt}: {verdict} ({self.entries} entries{' at ' + at if at else ''}, "
+            f"{self.method}, max rel. error {self.max_rel_error:.1e})"
         )
 
 
@@ -112,6 +113,18 @@ def explicit(e: E.Expr, env: Mapping[str, sympy.Matrix], dims: Mapping[str, int]
     return ev(e)
 
 
+def small_dims(spec: Spec) -> dict[str, int]:
+    """Dims small enough for the entry-by-entry check, whose expressions grow like width**depth.
+
+    Each dim is capped at 3, or at 1 when more than three elementwise functions are chained (a
+    10-layer sigmoid MLP at width 5 would take hours; the matrix form is checked at full size by
+    numeric/ and finite differences).
+    """
+    layers = sum(isinstance(n, E.Apply) for eq in spec.equations for n in E.walk_nodes(eq.expr))
+    cap = 3 if layers <= 3 else 1
+    return {d: min(n, cap) for d, n in spec.dims.items()}
+
+
 def symbol_matrix(name: str, rows: int, cols: int) -> sympy.Matrix:
     return sympy.Matrix(rows, cols, lambda i, j: sympy.Symbol(f"{name}[{i},{j}]", real=True))
 
@@ -140,9 +153,12 @@ def elementwise_check(
     points: int = 2,
     seed: int = 0,
 ) -> list[ElementwiseResult]:
-    """Compare each matrix-form gradient with entry-by-entry `sympy.diff` of the scalar loss."""
+    """Compare each matrix-form gradient with entry-by-entry `sympy.diff` of the scalar loss.
+
+    `dims` defaults to `small_dims(spec)`; give the spec's own dims to check at full size.
+    """
     spec = deriv.spec
-    sizes = {**spec.dims, **(dims or {})}
+    sizes = {**spec.dims, **(small_dims(spec) if dims is None else dims)}
     rng = random.Random(seed)
 
     def size(d: E.Dim) -> int:

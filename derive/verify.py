@@ -20,10 +20,9 @@ from typing import Any
 import numpy as np
 
 import numeric
-from derive import expr as E
 from derive.api import Network
 from derive.codegen import write_module
-from derive.elementwise import elementwise_check
+from derive.elementwise import elementwise_check, small_dims
 from derive.errors import VerificationError
 from derive.torch_check import torch_gradients
 
@@ -113,13 +112,6 @@ def rel_error(a: np.ndarray, b: np.ndarray, floor: float = FLOOR) -> float:
     return float(np.max(np.abs(a64 - b64) / scale)) if a64.size else 0.0
 
 
-def _elementwise_dims(net: Network) -> dict[str, int]:
-    """Small dims for the entry-by-entry check: its expressions grow like width**depth."""
-    layers = sum(isinstance(n, E.Apply) for eq in net.spec.equations for n in E.walk_nodes(eq.expr))
-    cap = 3 if layers <= 3 else 1
-    return {d: min(n, cap) for d, n in net.spec.dims.items()}
-
-
 def _values_away_from_kinks(nnet: numeric.Network, seed: int) -> tuple[dict[str, np.ndarray], int]:
     """Random values; redrawn while any ReLU input sits within KINK_MARGIN of its kink."""
     for moves in range(20):
@@ -148,7 +140,7 @@ def verify_spec(path: str | Path, seed: int = 0, use_torch: bool = True) -> Spec
         spec=str(path),
         title=net.spec.title,
         dims=dict(net.spec.dims),
-        elementwise_dims=_elementwise_dims(net),
+        elementwise_dims=small_dims(net.spec),
         point_moves=0,
     )
     with tempfile.TemporaryDirectory(prefix="gradproof-verify-") as tmp:
