@@ -130,7 +130,8 @@ def build_parser() -> argparse.ArgumentParser:
             "multiply, ...). It may be a full equation, \\frac{\\partial J}{\\partial W} = ..."
         ),
         epilog=(
-            "exit codes: 0 correct, 1 incorrect, 2 invalid answer or bad input.\n\n"
+            "exit codes: 0 correct, 1 incorrect, 2 invalid answer or bad input, 3 the check\n"
+            "itself failed (a bug: please report it).\n\n"
             "example:\n"
             "  gradproof check examples/seed_example2.toml --wrt W2 --answer '2(\\hat{y}-y)z^T'"
         ),
@@ -175,7 +176,7 @@ def _read_answer(args: argparse.Namespace) -> str:
 
 
 def _run_check(args: argparse.Namespace) -> int:
-    from derive.answers.check import CORRECT, INCORRECT, check
+    from derive.answers.check import CORRECT, ERROR, INCORRECT, check
 
     if not 0 < args.timeout <= 600:
         raise GradproofError(f"--timeout {args.timeout:g}: expected seconds in (0, 600]")
@@ -185,7 +186,9 @@ def _run_check(args: argparse.Namespace) -> int:
     sys.stdout.write(result.to_json() if args.json else str(result) + "\n")
     if result.verdict == CORRECT:
         return EXIT_OK
-    return EXIT_FAILED if result.verdict == INCORRECT else EXIT_BAD_INPUT
+    if result.verdict == INCORRECT:
+        return EXIT_FAILED
+    return EXIT_CANNOT_CHECK if result.verdict == ERROR else EXIT_BAD_INPUT
 
 
 def _run_codegen(args: argparse.Namespace) -> int:

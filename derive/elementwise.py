@@ -116,13 +116,17 @@ def explicit(e: E.Expr, env: Mapping[str, sympy.Matrix], dims: Mapping[str, int]
 def small_dims(spec: Spec) -> dict[str, int]:
     """Dims small enough for the entry-by-entry check, whose expressions grow like width**depth.
 
-    Each dim is capped at 3, or at 1 when more than three elementwise functions are chained (a
-    10-layer sigmoid MLP at width 5 would take hours; the matrix form is checked at full size by
-    numeric/ and finite differences).
+    Dims get distinct small sizes (3, 2, 4, 5, within the spec's own), or 1 when more than three
+    elementwise functions are chained: a 10-layer sigmoid MLP at width 5 would take hours, and at
+    size 1 only the chain itself is checked; transposes and order are then left to the
+    other columns (numeric/ and finite differences at the spec's full dims).
     """
     layers = sum(isinstance(n, E.Apply) for eq in spec.equations for n in E.walk_nodes(eq.expr))
-    cap = 3 if layers <= 3 else 1
-    return {d: min(n, cap) for d, n in spec.dims.items()}
+    if layers > 3:
+        return {d: 1 for d in spec.dims}
+    # distinct where the spec's own dims allow, so that a transpose cannot hide
+    small = (3, 2, 4, 5)
+    return {d: min(n, small[i % len(small)]) for i, (d, n) in enumerate(spec.dims.items())}
 
 
 def symbol_matrix(name: str, rows: int, cols: int) -> sympy.Matrix:

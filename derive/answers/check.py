@@ -35,7 +35,7 @@ from derive.errors import AnswerError, UnknownVariableError
 from derive.report import printer_for
 from derive.spec import fmt_shape
 
-CORRECT, INCORRECT, INVALID = "correct", "incorrect", "invalid"
+CORRECT, INCORRECT, INVALID, ERROR = "correct", "incorrect", "invalid", "error"
 DEFAULT_TIMEOUT = 5.0
 MEMORY_LIMIT = 4 * 1024**3
 MAX_MUTATIONS = 600
@@ -59,7 +59,7 @@ class CheckResult:
     seconds: float = 0.0
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), indent=2, ensure_ascii=False) + "\n"
+        return json.dumps(asdict(self), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
 
     def __str__(self) -> str:
         lines = [f"verdict: {self.verdict}"]
@@ -71,7 +71,8 @@ class CheckResult:
         if self.counterexample:
             c = self.counterexample
             dims = ", ".join(f"{k}={v}" for k, v in c["dims"].items())
-            lines.append(f"counterexample at dims {dims} (seed {c['seed']}, draw {c['draw']}):")
+            at = f"dims {dims}" if dims else "these values"
+            lines.append(f"counterexample at {at} (seed {c['seed']}, draw {c['draw']}):")
             lines.append(f"  expected {_preview(c['expected'])}")
             lines.append(f"  answer   {_preview(c['answer'])}")
         lines += [f"warning: {w}" for w in self.warnings]
@@ -152,7 +153,9 @@ def _judge(
         result.verdict = CORRECT
         result.method = "identical to the derivation (symbolic)"
         return
-    points = draw_points(spec, n, seed, guard=[got, expected])
+    # guard the spec's kinks and the gradient's; an answer may put an indicator exactly on a
+    # kink that cannot move (1[H > 0] with H = ReLU(Z) is 0 wherever Z < 0, as it should be)
+    points = draw_points(spec, n, seed, guard=[expected])
     want = values_at(expected, points)
     have = values_at(got, points)
     diff = first_difference(have, want)
@@ -190,7 +193,7 @@ def _judge(
     result.diagnosis = "no single common mistake explains the difference; see the counterexample"
 
 
-def _preview(rows: list[list[float]], most: int = 4) -> str:
+def _preview(rows: list[list[float | str]], most: int = 4) -> str:
     """The top-left corner of a matrix, for a terminal (the JSON has all of it)."""
     shown = [row[:most] + (["..."] if len(row) > most else []) for row in rows[:most]]
     text = "; ".join(" ".join(str(x) for x in row) for row in shown)
@@ -198,8 +201,12 @@ def _preview(rows: list[list[float]], most: int = 4) -> str:
     return f"[{text}{more}]  ({len(rows)}x{len(rows[0]) if rows else 0})"
 
 
-def _rounded(a: np.ndarray) -> list[list[float]]:
-    return [[float(f"{x:.6g}") for x in row] for row in np.asarray(a, dtype=float).tolist()]
+def _rounded(a: np.ndarray) -> list[list[float | str]]:
+    """Six significant digits; inf and nan as strings, so that the JSON stays standard."""
+    return [
+        [float(f"{x:.6g}") if np.isfinite(x) else str(x) for x in row]
+        for row in np.asarray(a, dtype=float).tolist()
+    ]
 
 
 # -- bounded in time and memory ---------------------------------------------------------------
@@ -284,6 +291,7 @@ def check(
             "please report it",
         }[payload["error"]]
         fallback.method = payload["error"]
+        fallback.verdict = ERROR if payload["error"] == "internal" else INVALID
         return fallback
     result = CheckResult(**payload)
     result.seconds = time.perf_counter() - started

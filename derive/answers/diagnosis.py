@@ -114,10 +114,16 @@ def _mutations_of(deriv: Derivation, final: E.Expr) -> Iterator[Mutation]:
             if rest is None:
                 continue
             kept = E.hadamard(*rest) if rest else E.Ones(n.shape)
+            where = latex(out.name) if isinstance(out, E.Var) else "the layer"
             yield Mutation(
                 ACTIVATION_MISSING,
-                f"the derivative of the activation ({fn}′) is missing",
+                f"the derivative of the activation ({fn}′, of the layer giving {where}) is missing",
                 _replace_at(final, n, kept),
+            )
+            yield Mutation(
+                ACTIVATION_ARGUMENT,
+                f"the activation itself ({where}) is used where its derivative {fn}′ belongs",
+                _replace_at(final, n, E.hadamard(*rest, out)),
             )
             at_output = derivative_expr(fn, out, E.Apply(fn, out), None)
             yield Mutation(
@@ -263,7 +269,7 @@ def factor_words(k: float, monomial: str = "") -> tuple[str, str]:
         )
         return FACTOR, (
             f"a factor is wrong: your answer is {shown.strip()} times the gradient "
-            "(check the 1/n of a mean or a sum over the batch)"
+            "(check the constant of a mean, or a sum over the batch)"
         )
     if abs(k + 1) < 1e-9:
         return SIGN, "the sign is wrong: your answer is the negative of the gradient"

@@ -103,7 +103,7 @@ def constant_ratio(answer: Sequence[Array], expected: Sequence[Array]) -> float 
     if not ks or not np.allclose(ks, ks[0], rtol=1e-7):
         return None
     k = ks[0]
-    if abs(k - 1) < 1e-9 or abs(k) < 1e-12:
+    if not np.isfinite(k) or abs(k - 1) < 1e-9 or abs(k) < 1e-12:
         return None
     return k
 
@@ -121,6 +121,8 @@ def dims_ratio(
         if not np.allclose(ratio, ratio[0], rtol=1e-7, atol=0):
             return None
         ks.append(float(ratio[0]))
+    if not all(np.isfinite(ks)):
+        return None
     names = list(draws[0].dims) if draws else []
     candidates: list[tuple[str, list[float]]] = []
     for i, d in enumerate(names):

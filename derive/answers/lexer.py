@@ -45,6 +45,10 @@ def tokenize(text: str) -> list[Token]:
         if ch.isspace() or ch == "~" or ch == "&":
             i += 1
             continue
+        if ch == "%":  # a LaTeX comment runs to the end of the line
+            while i < n and text[i] != "\n":
+                i += 1
+            continue
         if ch == "\\":
             j = i + 1
             if j < n and text[j].isalpha():

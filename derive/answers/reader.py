@@ -85,6 +85,12 @@ class Reader:
         self.spec = deriv.spec
         self.names = NameTable(self.spec)
         self.lenient = lenient
+        # broadcasting a column over a matrix is read only where the spec itself does it
+        self.broadcasts = any(
+            isinstance(n, E.Add) and any(t.shape != n.shape and not t.is_scalar for t in n.children)
+            for eq in self.spec.equations
+            for n in E.walk_nodes(eq.expr)
+        )
         for name in self.spec.names():
             try:
                 key = _LatexKey(self.spec.latex_of(name)).key()
@@ -103,6 +109,8 @@ class Reader:
             if depth > MAX_DEPTH:
                 raise AnswerError(f"brackets nest more than {MAX_DEPTH} deep", i)
         tokens = tokenize(text)
+        if len(tokens) == 1:
+            raise AnswerError("the answer is empty")
         parts = _split_top_level(tokens, "=")
         warnings: list[str] = []
         lhs_wrt = None
@@ -238,7 +246,8 @@ class _Parser:
             e = self.as_expr(item, in_sum=True)
             if shape is not None:
                 joined = E.broadcast_shape(shape, e.shape)
-                if joined is None:
+                broadcast = shape != e.shape and not (E.is_scalar(shape) or e.is_scalar)
+                if joined is None or (broadcast and not self.r.broadcasts):
                     raise self.fail(f"cannot add {fmt_shape(shape)} and {fmt_shape(e.shape)}", tok)
                 shape = joined
             else:
@@ -248,10 +257,15 @@ class _Parser:
 
     def hadamard(self) -> Item:
         first = self.product()
-        if not self.peek().is_cmd("odot", "circ", "otimes"):
+        if self.peek().is_cmd("otimes"):
+            raise self.fail(
+                r"\otimes (an outer or Kronecker product) is not understood",
+                hint=r"write \odot for the elementwise product, or x y^T for an outer product",
+            )
+        if not self.peek().is_cmd("odot", "circ"):
             return first
         factors = [self.as_expr(first)]
-        while self.peek().is_cmd("odot", "circ", "otimes"):
+        while self.peek().is_cmd("odot", "circ"):
             op = self.next()
             right = self.as_expr(self.product())
             left = factors[-1]
@@ -341,6 +355,8 @@ class _Parser:
                 r"write ^{\circ 2} for an elementwise power",
             )
         if isinstance(e, E.Const):
+            if e.value == 0 and power < 0:
+                raise self.fail("0 to a negative power (a division by zero)", at)
             return E.Const(e.value**power)
         return E.power(e, power)
 
@@ -901,9 +917,17 @@ class _Parser:
                 at,
                 r"write \odot for the elementwise product (or use --lenient)",
             )
+        hint = None
+        if left.shape[0] == right.shape[0]:
+            flipped = fmt_shape(E.transpose_shape(left.shape))
+            hint = f"did you forget a transpose? the left factor transposed is {flipped}"
+        elif left.shape[1] == right.shape[1]:
+            flipped = fmt_shape(E.transpose_shape(right.shape))
+            hint = f"did you forget a transpose? the right factor transposed is {flipped}"
         raise self.fail(
             f"cannot multiply {sl} by {sr}: inner dims {left.shape[1]} and {right.shape[0]} differ",
             at,
+            hint,
         )
 
 
