@@ -44,6 +44,15 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_BAD_INPUT, f"gradproof: error: {message} (see {self.prog} --help)\n")
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("gradproof")
+    except PackageNotFoundError:
+        return "(not installed)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="gradproof",
@@ -51,6 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--version", action="version", version=f"gradproof {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
 
@@ -75,8 +85,8 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument(
         "--format",
         choices=("markdown", "latex", "json"),
-        default="markdown",
-        help="output format: markdown with $...$ math (default), a LaTeX document, or JSON",
+        help="output format: markdown with $...$ math, a LaTeX document, or JSON (default: "
+        "from the -o file's extension, .tex, .json or .md, else markdown)",
     )
     d.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
     d.add_argument(
@@ -141,7 +151,9 @@ def build_parser() -> argparse.ArgumentParser:
     k.add_argument("--wrt", required=True, metavar="NAME", help="the variable of the gradient")
     given = k.add_mutually_exclusive_group(required=True)
     given.add_argument("--answer", metavar="LATEX", help="the answer, in LaTeX")
-    given.add_argument("--answer-file", metavar="FILE", help="read the answer from FILE")
+    given.add_argument(
+        "--answer-file", metavar="FILE", help="read the answer from FILE (- for standard input)"
+    )
     k.add_argument("--json", action="store_true", help="print the result as JSON")
     k.add_argument(
         "--lenient",
@@ -164,7 +176,10 @@ def _read_answer(args: argparse.Namespace) -> str:
         return text
     path = Path(args.answer_file)
     try:
-        data = path.read_bytes()[: MAX_ANSWER_FILE_BYTES + 1]
+        if args.answer_file == "-":
+            data = sys.stdin.buffer.read(MAX_ANSWER_FILE_BYTES + 1)
+        else:
+            data = path.read_bytes()[: MAX_ANSWER_FILE_BYTES + 1]
     except OSError as exc:
         raise GradproofError(f"{path}: cannot read the answer file ({exc.strerror})") from None
     if len(data) > MAX_ANSWER_FILE_BYTES:
@@ -191,12 +206,29 @@ def _run_check(args: argparse.Namespace) -> int:
     return EXIT_CANNOT_CHECK if result.verdict == ERROR else EXIT_BAD_INPUT
 
 
+def _format_from_suffix(path: str | None) -> str:
+    suffix = Path(path).suffix.lower() if path else ""
+    return {".tex": "latex", ".json": "json"}.get(suffix, "markdown")
+
+
+def _zero_gradient_warnings(net: Network) -> list[str]:
+    from derive.expr import Zero, names_in
+
+    used = set().union(*(names_in(eq.expr) for eq in net.spec.equations))
+    return [
+        f"param {name!r} does not affect the loss: its gradient is zero"
+        for name in net.spec.params
+        if name in used and isinstance(net.derivation[name].final, Zero)
+    ]
+
+
 def _run_codegen(args: argparse.Namespace) -> int:
     from derive.codegen import write_module
 
     net = Network.from_file(args.spec)
     write_module(net.derivation, args.spec, args.output)
-    print(f"wrote {args.output}: forward() and gradients() for {', '.join(net.spec.params)}")
+    params = ", ".join(net.spec.params) or "no parameters (all_gradients() has the rest)"
+    print(f"wrote {args.output}: forward(), gradients() for {params}, all_gradients()")
     return EXIT_OK
 
 
@@ -205,12 +237,15 @@ def _run_verify(args: argparse.Namespace) -> int:
 
     reports = []
     total = len(args.specs)
+    live = sys.stderr.isatty()
     for i, path in enumerate(args.specs, 1):
-        if total > 1 or sys.stderr.isatty():
+        if live:  # a progress bar on a terminal, one line per spec in a log
             bar = "#" * (20 * i // total)
             print(f"\rverify [{bar:<20}] {i}/{total} {path}", end="", file=sys.stderr, flush=True)
+        elif total > 1:
+            print(f"verify {i}/{total}: {path}", file=sys.stderr, flush=True)
         reports.append(verify.verify_spec(path, use_torch=not args.no_torch))
-    if total > 1 or sys.stderr.isatty():
+    if live:
         print(file=sys.stderr)
     if args.json:
         sys.stdout.write(verify.reports_json(reports))
@@ -224,11 +259,12 @@ def _run_verify(args: argparse.Namespace) -> int:
 
 def _run_derive(args: argparse.Namespace) -> int:
     net = Network.from_file(args.spec)
-    for warning in net.spec.warnings:
+    for warning in [*net.spec.warnings, *_zero_gradient_warnings(net)]:
         print(f"gradproof: warning: {args.spec}: {warning}", file=sys.stderr)
     wrt = net.names if args.all else args.wrt
     names = net.resolve(wrt)
-    text = {"markdown": net.markdown, "latex": net.latex, "json": net.json}[args.format](names)
+    fmt = args.format or _format_from_suffix(args.output)
+    text = {"markdown": net.markdown, "latex": net.latex, "json": net.json}[fmt](names)
     if args.output:
         write_text_atomic(args.output, text)
     else:

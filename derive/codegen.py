@@ -334,8 +334,7 @@ def generate(deriv: Derivation, source: str, target: str = "FILE.py") -> str:
     for n in order:
         bwd.assign(names.grad_of(n), deriv.gradients[n].local)
     p = report.printer_for(spec)
-    unpack = ", ".join(f"arrays[{n!r}]" for n in spec.variables)
-    body = [f"{args}, = {unpack},", "dtype = _dtype(arrays)", *fwd.lines, *bwd.lines]
+    body = [f"{args}, = _unpack(arrays)", "dtype = _dtype(arrays)", *fwd.lines, *bwd.lines]
     dead = ["dtype", *dims.values(), *(names.var[n] for n in reversed(spec.intermediates))]
     body = _drop_unused(body, dead)
     inputs = set(names.var[n] for n in spec.variables)
@@ -353,10 +352,27 @@ def generate(deriv: Derivation, source: str, target: str = "FILE.py") -> str:
         lines = body if fname == "all_gradients" else _with_frees(body, keep)
         out.extend("    " + line for line in lines)
         pairs = ", ".join(f"{n!r}: {names.grad_of(n)}" for n in returned)
-        out.append("    return {" + pairs + "}\n")
+        if fname == "all_gradients":
+            # ∂J/∂b = ∂J/∂ŷ is one array under two names: copies, so that updating one in
+            # place cannot change the other
+            out.append("    return _distinct({" + pairs + "})\n")
+        else:
+            out.append("    return {" + pairs + "}\n")
 
     out.append(_unpack_source(spec, names))
-    return "\n".join(out)
+    text = "\n".join(out)
+    for helper in ("_sigmoid", "_leaky_relu", "_dtype"):
+        if text.count(f"{helper}(") == 1:  # only its definition: not used by this network
+            text = _drop_function(text, helper)
+    return text
+
+
+def _drop_function(text: str, name: str) -> str:
+    """text without the top-level function `name` (a helper this network does not use)."""
+    start = text.index(f"def {name}(")
+    end = text.find("\ndef ", start + 1)
+    end = len(text) if end < 0 else end + 1
+    return text[:start].rstrip("\n") + "\n\n\n" + text[end:].lstrip("\n")
 
 
 def _drop_unused(lines: list[str], candidates: Sequence[str]) -> list[str]:
@@ -443,6 +459,15 @@ def _unpack_source(spec: Spec, names: _Names) -> str:
             "        return tuple(arrays[n] for n in _NAMES)",
             "    except KeyError as missing:",
             "        raise TypeError(f'missing array {missing}; expected {_NAMES}') from None",
+            "",
+            "",
+            "def _distinct(grads):",
+            "    seen = set()",
+            "    for name, value in grads.items():",
+            "        if id(value) in seen:",
+            "            grads[name] = value.copy()",
+            "        seen.add(id(value))",
+            "    return grads",
             "",
             "",
             "def _dtype(arrays):",

@@ -16,23 +16,6 @@ import numpy as np
 WRT = ('yhat', 'W2', 'b2', 'z', 'W1', 'b1')
 
 
-
-def _sigmoid(a):
-    # 1/(1 + e^-a) in place on one new array; for a < -709 e^-a overflows to inf and the
-    # result is the correct 0, so that overflow is silenced rather than reported
-    out = np.negative(a)
-    with np.errstate(over="ignore", under="ignore"):
-        np.exp(out, out=out)
-    out += 1.0
-    np.reciprocal(out, out=out)
-    return out
-
-
-def _leaky_relu(a, slope):
-    return np.where(a > 0, a, slope * a)
-
-
-
 def _forward(x, y, W1, b1, W2, b2):
     """The forward pass: every intermediate, in the spec's order."""
     z = W1 @ x
@@ -58,7 +41,7 @@ def gradients(**arrays):
     \frac{\partial \mathcal{J}(W)}{\partial W^{(1)}} = 2 \left(W^{(2)}\right)^{T} \left(\hat{y} - y\right) x^{T}
     \frac{\partial \mathcal{J}(W)}{\partial b^{(1)}} = 2 \left(W^{(2)}\right)^{T} \left(\hat{y} - y\right)
     '''
-    x, y, W1, b1, W2, b2, = arrays['x'], arrays['y'], arrays['W1'], arrays['b1'], arrays['W2'], arrays['b2'],
+    x, y, W1, b1, W2, b2, = _unpack(arrays)
     z = W1 @ x
     z += b1
     yhat = W2 @ z
@@ -87,7 +70,7 @@ def all_gradients(**arrays):
     \frac{\partial \mathcal{J}(W)}{\partial W^{(1)}} = 2 \left(W^{(2)}\right)^{T} \left(\hat{y} - y\right) x^{T}
     \frac{\partial \mathcal{J}(W)}{\partial b^{(1)}} = 2 \left(W^{(2)}\right)^{T} \left(\hat{y} - y\right)
     '''
-    x, y, W1, b1, W2, b2, = arrays['x'], arrays['y'], arrays['W1'], arrays['b1'], arrays['W2'], arrays['b2'],
+    x, y, W1, b1, W2, b2, = _unpack(arrays)
     z = W1 @ x
     z += b1
     yhat = W2 @ z
@@ -99,7 +82,7 @@ def all_gradients(**arrays):
     grad_z = W2.T @ grad_yhat
     grad_W1 = grad_z @ x.T
     grad_b1 = grad_z
-    return {'yhat': grad_yhat, 'W2': grad_W2, 'b2': grad_b2, 'z': grad_z, 'W1': grad_W1, 'b1': grad_b1}
+    return _distinct({'yhat': grad_yhat, 'W2': grad_W2, 'b2': grad_b2, 'z': grad_z, 'W1': grad_W1, 'b1': grad_b1})
 
 
 _NAMES = ('x', 'y', 'W1', 'b1', 'W2', 'b2')
@@ -112,5 +95,12 @@ def _unpack(arrays):
         raise TypeError(f'missing array {missing}; expected {_NAMES}') from None
 
 
-def _dtype(arrays):
-    return np.result_type(*(np.asarray(arrays[n]) for n in _NAMES))
+def _distinct(grads):
+    seen = set()
+    for name, value in grads.items():
+        if id(value) in seen:
+            grads[name] = value.copy()
+        seen.add(id(value))
+    return grads
+
+
