@@ -424,6 +424,7 @@ def add(*terms: Expr, shape: Shape | None = None) -> Expr:
             if joined is None:
                 raise ValueError(f"cannot add shapes {shape} and {t.shape}")
             shape = joined
+    flat = _collect_like_terms(flat)
     if not flat:
         return Zero(shape)
     if len(flat) == 1 and flat[0].shape == shape:
@@ -431,6 +432,25 @@ def add(*terms: Expr, shape: Shape | None = None) -> Expr:
     if all(isinstance(t, Const) for t in flat):
         return Const(sympy.Add(*[t.value for t in flat if isinstance(t, Const)]))
     return Add(tuple(flat), shape)
+
+
+def _collect_like_terms(terms: list[Expr]) -> list[Expr]:
+    """0.1 W + 0.1 W = 0.2 W: equal terms (up to their constant) merged, first place kept."""
+    order: list[Expr] = []
+    coefs: dict[Expr, sympy.Expr] = {}
+    for t in terms:
+        c, body = _split_coef(t)
+        if isinstance(body, Const):
+            c, body = c * body.value, Const(sympy.Integer(1))
+        if body in coefs:
+            coefs[body] += c
+        else:
+            coefs[body] = c
+            order.append(body)
+    if len(order) == len(terms):
+        return terms
+    merged = [scale(coefs[b], b) for b in order if coefs[b] != 0]
+    return [m for m in merged if not isinstance(m, Zero)]
 
 
 def sub(a: Expr, b: Expr) -> Expr:
