@@ -116,7 +116,7 @@ def explicit(e: E.Expr, env: Mapping[str, sympy.Matrix], dims: Mapping[str, int]
 def small_dims(spec: Spec) -> dict[str, int]:
     """Dims small enough for the entry-by-entry check, whose expressions grow like width**depth.
 
-    Dims get distinct small sizes (3, 2, 4, 5, within the spec's own), or 1 when more than three
+    Dims get distinct small sizes (from 2 to 5, within the spec's own), or 1 when more than three
     elementwise functions are chained: a 10-layer sigmoid MLP at width 5 would take hours, and at
     size 1 only the chain itself is checked; transposes and order are then left to the
     other columns (numeric/ and finite differences at the spec's full dims).
@@ -125,8 +125,11 @@ def small_dims(spec: Spec) -> dict[str, int]:
     if layers > 3:
         return {d: 1 for d in spec.dims}
     # distinct where the spec's own dims allow, so that a transpose cannot hide
-    small = (3, 2, 4, 5)
-    return {d: min(n, small[i % len(small)]) for i, (d, n) in enumerate(spec.dims.items())}
+    chosen: dict[str, int] = {}
+    for d, n in sorted(spec.dims.items(), key=lambda item: item[1]):
+        free = [v for v in (2, 3, 4, 5) if v <= n and v not in chosen.values()]
+        chosen[d] = free[0] if free else min(n, 2)
+    return {d: chosen[d] for d in spec.dims}
 
 
 def symbol_matrix(name: str, rows: int, cols: int) -> sympy.Matrix:

@@ -207,8 +207,8 @@ def render_table(report: SpecReport) -> str:
         return "  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip()
 
     verdict = "PASS" if report.passed else "FAIL"
-    dims = ", ".join(f"{k}={v}" for k, v in report.dims.items()) or "none"
-    small = ", ".join(f"{k}={v}" for k, v in report.elementwise_dims.items()) or "none"
+    dims = ", ".join(f"{k}={v}" for k, v in report.dims.items()) or "none (all scalars)"
+    small = ", ".join(f"{k}={v}" for k, v in report.elementwise_dims.items()) or "the same"
     out = [
         f"{report.spec}: {report.title} [{verdict}]",
         f"dims {dims}; element-wise check at {small}; point moved {report.point_moves} "
