@@ -79,8 +79,7 @@ class GradientResult:
         return f"<gradient d{self._d.spec.loss}/d{self.wrt} = {self.text}>"
 
     def _repr_latex_(self) -> str:
-        p = report.printer_for(self._d.spec)
-        lines = [rf"{p.grad(self.wrt)} &= {self.steps[0]}"] + [f"&= {s}" for s in self.steps[1:]]
+        lines = report.aligned_steps(self._d, self.wrt)
         return "$$\\begin{aligned}" + " \\\\ ".join(lines) + "\\end{aligned}$$"
 
 

@@ -359,7 +359,7 @@ def generate(deriv: Derivation, source: str, target: str = "FILE.py") -> str:
         else:
             out.append("    return {" + pairs + "}\n")
 
-    out.append(_unpack_source(spec, names))
+    out.append(_unpack_source(spec))
     text = "\n".join(out)
     for helper in ("_sigmoid", "_leaky_relu", "_dtype"):
         if text.count(f"{helper}(") == 1:  # only its definition: not used by this network
@@ -446,7 +446,7 @@ def _dim_lines(spec: Spec, names: _Names, dims: dict[str, str]) -> list[str]:
     return lines
 
 
-def _unpack_source(spec: Spec, names: _Names) -> str:
+def _unpack_source(spec: Spec) -> str:
     order = list(spec.variables)
     return "\n".join(
         [

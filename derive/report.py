@@ -69,6 +69,13 @@ def step_lines(deriv: Derivation, name: str) -> list[str]:
     return lines
 
 
+def aligned_steps(deriv: Derivation, name: str) -> list[str]:
+    """The steps as rows of an align environment: ∂J/∂name &= ..., &= ..."""
+    p = printer_for(deriv.spec)
+    first, *rest = step_lines(deriv, name)
+    return [rf"{p.grad(name)} &= {first}", *(f"&= {line}" for line in rest)]
+
+
 def where_lines(deriv: Derivation, name: str) -> list[str]:
     """The local factors and upstream gradients the steps use, as LaTeX equations with a note."""
     p = printer_for(deriv.spec)
@@ -142,8 +149,7 @@ def to_latex_document(deriv: Derivation, names: Sequence[str]) -> str:
         g = deriv[name]
         shape = _tex_text(fmt_shape(g.shape))
         out.append(rf"\subsection*{{${p.grad(name)}$ \quad {shape}}}")
-        lines = step_lines(deriv, name)
-        body = [rf"{p.grad(name)} &= {lines[0]}"] + [f"&= {line}" for line in lines[1:]]
+        body = aligned_steps(deriv, name)
         out.append(r"\begin{align*}")
         out.append(" \\\\\n".join(body))
         out.append(r"\end{align*}")
@@ -181,8 +187,7 @@ def to_markdown(deriv: Derivation, names: Sequence[str], picture: str | None = N
         g = deriv[name]
         out.append(f"### ${p.grad(name)}$ ({fmt_shape(g.shape)})")
         out.append("")
-        lines = step_lines(deriv, name)
-        body = [rf"{p.grad(name)} &= {lines[0]}"] + [f"&= {line}" for line in lines[1:]]
+        body = aligned_steps(deriv, name)
         out += ["$$", r"\begin{aligned}", " \\\\\n".join(body), r"\end{aligned}", "$$", ""]
         note = fanout_note(g)
         if note:

@@ -90,6 +90,13 @@ class CheckResult:
         return "  \n".join(parts)
 
 
+def _unjudged(deriv: Derivation, wrt: str) -> CheckResult:
+    """A result that knows the expected gradient and nothing yet about the answer (invalid)."""
+    g = deriv[wrt]
+    expected = printer_for(deriv.spec).doprint(g.final)
+    return CheckResult(INVALID, wrt, expected, expected_shape=fmt_shape(g.shape))
+
+
 def grade(
     deriv: Derivation,
     wrt: str,
@@ -100,9 +107,8 @@ def grade(
 ) -> CheckResult:
     """The check itself, in this process (no time limit: use `check` for user input)."""
     started = time.perf_counter()
-    g = deriv[wrt]
     printer = printer_for(deriv.spec)
-    result = CheckResult(INVALID, wrt, printer.doprint(g.final), expected_shape=fmt_shape(g.shape))
+    result = _unjudged(deriv, wrt)
     try:
         reading = Reader(deriv, lenient).read(answer)
     except AnswerError as exc:
@@ -269,11 +275,7 @@ def check(
         proc.kill()
     proc.join()
     receive.close()
-    printer = printer_for(deriv.spec)
-    g = deriv[wrt]
-    fallback = CheckResult(
-        INVALID, wrt, printer.doprint(g.final), expected_shape=fmt_shape(g.shape)
-    )
+    fallback = _unjudged(deriv, wrt)
     fallback.seconds = time.perf_counter() - started
     if data is None:
         fallback.diagnosis = (
