@@ -35,12 +35,14 @@ class Activation:
 
     def scalar(self, t: sympy.Expr, param: sympy.Expr | None = None) -> sympy.Expr:
         """The formula at t (with the parameter, for functions that have one)."""
-        p = param if param is not None else _param_value(self)
+        p = param if param is not None else self.param_value()
         return self.formula(t, p)
 
-
-def _param_value(act: Activation) -> sympy.Expr:
-    return sympy.Float(act.default_param) if act.default_param is not None else sympy.Integer(0)
+    def param_value(self) -> sympy.Expr:
+        """The default parameter as an exact rational (0.01 is 1/100), or 0 when there is none."""
+        if self.default_param is None:
+            return sympy.Integer(0)
+        return sympy.Rational(repr(self.default_param))
 
 
 ACTIVATIONS: dict[str, Activation] = {

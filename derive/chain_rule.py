@@ -16,6 +16,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from derive import expr as E
+from derive.activations import derivative_expr
 from derive.errors import UnknownVariableError
 from derive.rules import rule_for
 from derive.spec import Spec
@@ -38,6 +39,8 @@ class Edge:
     factor: E.Expr | None
     kind: str
     activation: str | None = None
+    # the activation's argument as the equation writes it (σ′ is taken at W⁽¹⁾x + b⁽¹⁾, not at b⁽¹⁾)
+    activation_arg: E.Expr | None = None
 
 
 @dataclass(frozen=True)
@@ -172,7 +175,10 @@ def derive_gradients(spec: Spec) -> Derivation:
 def _walk_equation(name: str, top: E.Expr, upstream: E.Expr, edges: dict[str, list[Edge]]) -> None:
     """Push ∂J/∂name down one equation's tree, recording an edge at every variable reached."""
     ctx = _Named(top, name)
-    activation = top.fn if isinstance(top, E.Apply) else None
+    # an edge is labelled f′(arg) only when its local factor is exactly that derivative
+    slope: E.Expr | None = None
+    if isinstance(top, E.Apply):
+        slope = derivative_expr(top.fn, ctx.named(top.children[0]), ctx.named(top), top.param)
     stack: list[tuple[E.Expr, E.Expr]] = [(top, upstream)]
     found: list[Edge] = []
     found_for: list[str] = []
@@ -182,8 +188,11 @@ def _walk_equation(name: str, top: E.Expr, upstream: E.Expr, edges: dict[str, li
             continue
         if isinstance(node, E.Var):
             factor, kind = _classify(upstream, G)
-            act = activation if kind == ELEMENTWISE else None
-            found.append(Edge(name, G, factor, kind, act))
+            if kind == ELEMENTWISE and slope is not None and factor == slope:
+                assert isinstance(top, E.Apply)
+                found.append(Edge(name, G, factor, kind, top.fn, top.children[0]))
+            else:
+                found.append(Edge(name, G, factor, kind))
             found_for.append(node.name)
             continue
         # children pushed in reverse so that edges come out in the order the equation is written

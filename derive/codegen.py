@@ -119,8 +119,8 @@ class _Emitter:
         value = v.xreplace(symbols)
         if value.is_Integer:
             return f"{int(value)}.0"
-        if value.is_Float:
-            return repr(float(value))
+        if value.is_Float or value.is_Rational:
+            return repr(float(value))  # the nearest double, as the spec's decimal was
         return f"({pycode(value)})"
 
     def shape(self, shape: E.Shape) -> str:
@@ -188,11 +188,24 @@ class _Emitter:
 
     def matmul(self, e: E.Expr) -> tuple[str, int]:
         factors = list(e.children)
-        # G 1 and 1ᵀ G are sums over an axis (a bias over a batch), not products with ones
+        # G 𝟏 and 𝟏ᵀ G are sums over an axis (a bias over a batch); 𝟏 xᵀ (a column of ones on the
+        # left, x ᵀ a row) is an outer product: x ᵀ repeated down the rows, by broadcasting
         if len(factors) == 2 and isinstance(factors[1], E.Ones):
-            return f"{self.emit(factors[0], _ATOM)}.sum(axis=1, keepdims=True)", _ATOM
+            (m, ones) = factors
+            if ones.shape[1] == 1:
+                return f"{self.emit(m, _ATOM)}.sum(axis=1, keepdims=True)", _ATOM
+            summed = self.emit(m, _MUL + 1) if ones.shape[0] == 1 else (
+                f"{self.emit(m, _ATOM)}.sum(axis=1, keepdims=True)"
+            )
+            return f"{summed} * {self.emit(ones)}", _MUL
         if len(factors) == 2 and isinstance(factors[0], E.Ones):
-            return f"{self.emit(factors[1], _ATOM)}.sum(axis=0, keepdims=True)", _ATOM
+            (ones, m) = factors
+            if ones.shape[0] == 1:
+                return f"{self.emit(m, _ATOM)}.sum(axis=0, keepdims=True)", _ATOM
+            summed = self.emit(m, _MUL + 1) if ones.shape[1] == 1 else (
+                f"{self.emit(m, _ATOM)}.sum(axis=0, keepdims=True)"
+            )
+            return f"{self.emit(ones)} * {summed}", _MUL
         return " @ ".join(self.emit(f, _MUL + 1) for f in factors), _MUL
 
     def power(self, e: E.Power) -> tuple[str, int]:

@@ -19,16 +19,62 @@ ADD, NEG, HADAMARD, PRODUCT, POSTFIX, ATOM = 1, 2, 3, 4, 5, 6
 
 
 def number_latex(value: sympy.Expr) -> str:
-    """A constant as a person writes it: 2, \\frac{1}{B}, 0.01, 10^{-5}."""
+    """A constant as a person writes it: 2, \\frac{1}{2}, \\frac{1}{B}, 0.01, 10^{-5}.
+
+    Constants are exact rationals (the spec's 0.5 is 1/2). A fraction whose denominator is a
+    power of ten times a power of two with a factor 5 (1/10, 3/5, 1/100) came from a decimal and
+    is printed as one; other fractions (1/2, 3/4, 1/3) as \\frac.
+    """
+    if isinstance(value, sympy.Rational) and not value.is_Integer:
+        q = int(value.q)
+        if q % 5 == 0 and _terminates(q):
+            return _exact_decimal_latex(int(value.p), q)
+        sign = "-" if value < 0 else ""
+        return rf"{sign}\frac{{{abs(int(value.p))}}}{{{q}}}"
     if isinstance(value, sympy.Float) or (value.is_number and not value.is_Rational):
-        x = float(value)
-        text = f"{x:.6g}"
-        if "e" in text:
-            mantissa, exp = text.split("e")
-            power = f"10^{{{int(exp)}}}"
-            return power if mantissa == "1" else rf"{mantissa} \cdot {power}"
-        return text
+        return _decimal_latex(float(value))
     return str(sympy.latex(value))
+
+
+def _terminates(q: int) -> bool:
+    """Whether 1/q has a finite decimal expansion (q = 2^a 5^b)."""
+    for p in (2, 5):
+        while q % p == 0:
+            q //= p
+    return q == 1
+
+
+def _exact_decimal_latex(p: int, q: int) -> str:
+    """p/q (q = 2^a 5^b) written out exactly: 0.01, 0.125, 10^{-5}, 3 \\cdot 10^{-7}."""
+    digits = 0
+    while q != 1 and 10**digits % q:
+        digits += 1
+    scaled = abs(p) * (10**digits // q)  # p/q = scaled / 10^digits exactly
+    sign = "-" if p < 0 else ""
+    mantissa = str(scaled)
+    if digits > 4 and len(mantissa) <= 3:  # 0.00001 reads better as 10^{-5}
+        stripped = mantissa.rstrip("0")
+        exp = len(mantissa) - len(stripped) - digits
+        if len(stripped) == 1:
+            head = stripped
+        else:
+            head = f"{stripped[0]}.{stripped[1:]}"
+            exp += len(stripped) - 1
+        power = f"10^{{{exp}}}"
+        return sign + (power if head == "1" else rf"{head} \cdot {power}")
+    whole, frac = divmod(scaled, 10**digits)
+    return f"{sign}{whole}.{str(frac).rjust(digits, '0').rstrip('0')}"
+
+
+def _decimal_latex(x: float) -> str:
+    text = f"{x:.6g}"
+    if "e" in text:
+        mantissa, exp = text.split("e")
+        power = f"10^{{{int(exp)}}}"
+        if mantissa in ("1", "-1"):
+            return ("-" if mantissa == "-1" else "") + power
+        return rf"{mantissa} \cdot {power}"
+    return text
 
 
 class LatexPrinter:
@@ -77,7 +123,20 @@ class LatexPrinter:
         return text, (ATOM if v.is_Atom else PRODUCT)
 
     def _print_Ones(self, e: E.Expr) -> tuple[str, int]:
-        return (r"\mathbf{1}" if not e.is_scalar else "1"), ATOM
+        # a ones vector with its length, 1_B (or the row 1_Bᵀ), where no neighbour in a product
+        # tells its size; `_ones_in_product` prints the short form
+        if e.is_scalar:
+            return "1", ATOM
+        rows, cols = e.shape
+        if rows == 1:
+            return rf"\mathbf{{1}}_{{{cols}}}^{{T}}", POSTFIX
+        if cols == 1:
+            return rf"\mathbf{{1}}_{{{rows}}}", POSTFIX
+        return r"\mathbf{1}", ATOM
+
+    def _ones_in_product(self, e: E.Expr) -> str:
+        """𝟏 or 𝟏ᵀ inside a matrix product, where the neighbouring factor gives its length."""
+        return r"\mathbf{1}^{T}" if e.shape[0] == 1 and e.shape[1] != 1 else r"\mathbf{1}"
 
     def _print_Zero(self, e: E.Expr) -> tuple[str, int]:
         return ("0" if e.is_scalar else r"\mathbf{0}"), ATOM
@@ -108,7 +167,7 @@ class LatexPrinter:
         if c == -1:
             return "-" + self.emit(e.arg, PRODUCT), NEG
         if isinstance(e.arg, E.Ones) and not e.is_scalar:
-            return number_latex(c) + r" \mathbf{1}", PRODUCT
+            return number_latex(c) + " " + self.emit(e.arg, PRODUCT), PRODUCT
         coef = number_latex(c)
         if c.is_number and c < 0:
             return f"{coef} {self.emit(e.arg, PRODUCT)}", NEG
@@ -116,7 +175,10 @@ class LatexPrinter:
 
     def _print_MatMul(self, e: E.Expr) -> tuple[str, int]:
         return " ".join(
-            self.emit(f, PRODUCT + 1 if isinstance(f, E.Hadamard) else PRODUCT) for f in e.children
+            self._ones_in_product(f)
+            if isinstance(f, E.Ones)
+            else self.emit(f, PRODUCT + 1 if isinstance(f, E.Hadamard) else PRODUCT)
+            for f in e.children
         ), PRODUCT
 
     def _print_Hadamard(self, e: E.Expr) -> tuple[str, int]:
@@ -135,14 +197,14 @@ class LatexPrinter:
     def _print_Power(self, e: E.Expr) -> tuple[str, int]:
         assert isinstance(e, E.Power)
         (base,) = e.children
-        if e.exponent.is_number and e.exponent < 0:  # elementwise reciprocal, never an inverse
+        if e.exponent.is_number and e.exponent < 0 and base.is_scalar:
             inner = self.emit(E.power(base, -e.exponent), POSTFIX)
-            if base.is_scalar:
-                return rf"\frac{{1}}{{{inner}}}", ATOM
-            return rf"1 \oslash {inner}", HADAMARD
+            return rf"\frac{{1}}{{{inner}}}", ATOM
         p = number_latex(e.exponent)
-        matrix = 1 not in base.shape
-        exponent = rf"\circ {p}" if matrix else p
+        # elementwise powers of matrices, and reciprocals of anything not scalar (never an
+        # inverse), carry the Hadamard mark: X^{∘2}, u^{∘−1}
+        elementwise = 1 not in base.shape or (e.exponent < 0 and not base.is_scalar)
+        exponent = rf"\circ {p}" if elementwise else p
         return f"{self.emit(base, ATOM)}^{{{exponent}}}", POSTFIX
 
     def _print_Transpose(self, e: E.Expr) -> tuple[str, int]:
@@ -154,7 +216,7 @@ class LatexPrinter:
         if e.fn == "sqrt":
             return rf"\sqrt{{{arg}}}", ATOM
         name = ACTIVATIONS[e.fn].latex
-        if e.param is not None and e.param != ACTIVATIONS[e.fn].default_param:
+        if e.param is not None and e.param != ACTIVATIONS[e.fn].param_value():
             name += f"_{{{number_latex(e.param)}}}"
         return rf"{name}\left({arg}\right)", ATOM
 

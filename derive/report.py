@@ -87,9 +87,9 @@ def where_lines(deriv: Derivation, name: str) -> list[str]:
             continue
         lhs = p.local(e.consumer, name)
         factor = p.doprint(e.factor)
-        if e.activation:
+        if e.activation and e.activation_arg is not None:
             act = ACTIVATIONS[e.activation].latex
-            arg = p.names(name)
+            arg = p.doprint(e.activation_arg)
             line = rf"{lhs} = {act}'\left({arg}\right) = {factor}"
         else:
             line = f"{lhs} = {factor}"

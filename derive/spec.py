@@ -531,7 +531,10 @@ class _EquationReader:
             raise self.fail(f"constant {v!r} is not a finite number up to 1e12", node)
         if v.is_integer():
             return sympy.Integer(int(v))
-        return sympy.Float(v)
+        # exactly the decimal the spec wrote (0.5 is 1/2, 0.01 is 1/100), so that constants
+        # cancel exactly (2 · 0.5 = 1) and print as a person wrote them; repr() is the shortest
+        # decimal that reads back as the same float
+        return sympy.Rational(repr(v))
 
     def binop(self, node: ast.BinOp, depth: int) -> E.Expr:
         op = _BINOPS[type(node.op)]
@@ -661,7 +664,7 @@ class _EquationReader:
         if fn == "mean":
             return E.mean(arg)
         if fn == "leaky_relu":
-            return E.Apply(fn, arg, sympy.Float(ACTIVATIONS[fn].default_param or 0.0))
+            return E.Apply(fn, arg, ACTIVATIONS[fn].param_value())
         return E.Apply(fn, arg)
 
     def show(self, node: ast.AST) -> str:

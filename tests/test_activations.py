@@ -20,8 +20,8 @@ TEXTBOOK = [
     ("relu", r"\mathbb{1}\left[a > 0\right]"),
     ("leaky_relu", r"\mathbb{1}\left[a > 0\right] + 0.01 \mathbb{1}\left[a \le 0\right]"),
     ("exp", "h"),
-    ("log", r"1 \oslash a"),
-    ("sqrt", r"\frac{1}{2} \left(1 \oslash h\right)"),
+    ("log", r"a^{\circ -1}"),
+    ("sqrt", r"\frac{1}{2} h^{\circ -1}"),
 ]
 
 

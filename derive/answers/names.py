@@ -29,12 +29,16 @@ class Key:
     base: str
     index: str = ""
     accent: str = ""
+    # a superscript that is part of a spec's own name, as in \sigma^{2} for a variance
+    sup: str = ""
 
     def show(self) -> str:
         text = self.base if self.base not in GREEK else "\\" + self.base
         if self.accent:
             text = f"\\{self.accent}{{{text}}}"
-        return f"{text}^{{({self.index})}}" if self.index else text
+        if self.index:
+            text = f"{text}^{{({self.index})}}"
+        return f"{text}^{{{self.sup}}}" if self.sup else text
 
 
 def key_of_ascii(name: str) -> Key:

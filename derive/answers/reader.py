@@ -55,6 +55,10 @@ class _OnesVector:
 
     pos: int
     transposed: bool = False
+    size: E.Dim | None = None  # \mathbf{1}_{B}: a length written out
+
+    def sized(self, size: E.Dim) -> E.Ones:
+        return E.Ones((1, size) if self.transposed else (size, 1))
 
 
 @dataclass(frozen=True)
@@ -152,7 +156,13 @@ def _resolve_alone(item: Item, reader: Reader) -> E.Expr:
     if isinstance(item, _Derivative):
         return reader.deriv[item.wrt].final
     if isinstance(item, _OnesVector):
-        raise AnswerError(r"cannot tell the size of \mathbf{1} here", item.pos)
+        if item.size is not None:
+            return item.sized(item.size)
+        raise AnswerError(
+            r"cannot tell the size of \mathbf{1} here",
+            item.pos,
+            r"write its length, as \mathbf{1}_{B}",
+        )
     if isinstance(item, _Identity):
         raise AnswerError("cannot tell the size of I here", item.pos)
     return item
@@ -168,6 +178,11 @@ class _LatexKey:
         parser = _Parser(None, self.tokens, [])
         try:
             key, _, _ = parser.symbol_key()
+            if parser.peek().is_sym("^"):  # a superscript that belongs to the name: \sigma^{2}
+                parser.next()
+                sup = _joined(parser.group_tokens())
+                if sup not in TRANSPOSE_MARKS:
+                    key = Key(key.base, key.index, key.accent, sup)
         except AnswerError:
             return None
         return key if parser.peek().kind == "end" else None
@@ -340,7 +355,7 @@ class _Parser:
             return (
                 E.transpose(self.as_expr(item))
                 if not isinstance(item, _OnesVector)
-                else (_OnesVector(item.pos, not item.transposed))
+                else (_OnesVector(item.pos, not item.transposed, item.size))
             )
         e = self.as_expr(item)
         power = _exponent(sup)
@@ -539,6 +554,10 @@ class _Parser:
                 elif sup.is_sym("{") and self.peek(2).is_cmd("prime"):
                     self.i += 4
                     prime = True
+                elif self.named_superscript(Key(base, index, accent)) is not None:
+                    self.next()
+                    named = Key(base, index, accent, _joined(self.group_tokens()))
+                    return named, start, prime
                 else:
                     break
             elif t.is_sym("'"):
@@ -547,6 +566,21 @@ class _Parser:
             else:
                 break
         return Key(base, index, accent), start, prime
+
+    def named_superscript(self, key: Key) -> str | None:
+        """The spec name whose own latex carries the superscript ahead (\\sigma^{2}), if any."""
+        if self.reader is None:
+            return None
+        save, tokens = self.i, list(self.tokens)  # group_tokens may split a token: undo it all
+        try:
+            self.next()
+            sup = _joined(self.group_tokens())
+        except AnswerError:
+            return None
+        finally:
+            self.i = save
+            self.tokens[:] = tokens
+        return self.r.names.by_key.get(Key(key.base, key.index, key.accent, sup))
 
     def symbol_base(self) -> tuple[str, str]:
         t = self.next()
@@ -641,6 +675,13 @@ class _Parser:
     def sigma_is_a_name(self) -> bool:
         """\\sigma is the sigmoid when applied; a name when the spec calls something sigma."""
         nxt = self.peek(1)
+        if nxt.is_sym("^"):
+            self.i += 1
+            try:
+                if self.named_superscript(Key("sigma")) is not None:
+                    return True  # the spec's own name σ² (a variance), not σ applied
+            finally:
+                self.i -= 1
         applied = nxt.is_sym("(", "'") or (nxt.is_sym("^") and self.peek(2).is_sym("{"))
         return not applied and self.r.names.lookup(Key("sigma")) is not None
 
@@ -707,7 +748,7 @@ class _Parser:
             fn = self.activation_of(arg, at)
         if fn not in ACTIVATIONS:
             raise self.fail(f"unknown function {fn}", at)
-        param = sympy.Float(ACTIVATIONS[fn].default_param) if fn == "leaky_relu" else None
+        param = ACTIVATIONS[fn].param_value() if fn == "leaky_relu" else None
         if not prime:
             return E.Apply(fn, arg, param)
         # f′(u) written in terms of u only: σ′(u) = σ(u) ⊙ (1 − σ(u))
@@ -747,18 +788,35 @@ class _Parser:
                 return E.Apply("relu", other)
         for scaled, other in ((a, b), (b, a)):
             if isinstance(scaled, E.Scale) and scaled.arg == other and 0 < scaled.coef < 1:
-                return E.Apply("leaky_relu", other, sympy.Float(scaled.coef))
+                return E.Apply("leaky_relu", other, scaled.coef)
         raise self.fail(r"only \max(0, x) and \max(\alpha x, x) are understood", t)
 
     def ones_or_indicator(self) -> Item:
         t = self.next()
         self.group_tokens()
         nxt = self.peek()
+        if nxt.is_sym("_"):
+            size = self.ones_length()
+            if size is not None:
+                return _OnesVector(t.pos, size=size)
         if nxt.is_sym("[", "(") or nxt.is_cmd("{") or nxt.is_sym("_"):
             return self.indicator(t)
         if t.text == "mathbb":
             raise self.fail(r"\mathbb{1} needs a condition, as in \mathbb{1}[z > 0]", t)
         return _OnesVector(t.pos)
+
+    def ones_length(self) -> E.Dim | None:
+        """The dim in \\mathbf{1}_{B} (consumed), or None for an indicator 𝟙_{z > 0}."""
+        group = self.peek_group(1) if self.peek(1).is_sym("{") else [self.peek(1)]
+        if len(group) != 1:
+            return None
+        tok = group[0]
+        if not (tok.kind == "word" and tok.text in self.r.names.dims):
+            return None
+        size: E.Dim = tok.text
+        self.next()
+        self.group_tokens()
+        return size
 
     def indicator(self, at: Token) -> E.Expr:
         t = self.next()
@@ -872,7 +930,9 @@ class _Parser:
         for k, (item, tok) in enumerate(matrices):
             if isinstance(item, _Identity):
                 continue  # I A = A I = A
-            if isinstance(item, _OnesVector):
+            if isinstance(item, _OnesVector) and item.size is not None:
+                item = item.sized(item.size)
+            elif isinstance(item, _OnesVector):
                 neighbour = self.neighbour(matrices, k)
                 if neighbour is None:
                     raise self.fail(r"cannot tell the size of \mathbf{1} here", tok)
