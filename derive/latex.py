@@ -77,6 +77,17 @@ def _decimal_latex(x: float) -> str:
     return text
 
 
+_TALL = ("\\frac", "\\sqrt", "\\sum", "\\Big")
+
+
+def delimit(left: str, right: str, text: str) -> str:
+    """Brackets around text: sized to it (\\left … \\right) only when it holds something tall
+    such as a fraction; plain otherwise, as a textbook sets (ŷ − y) and (W⁽²⁾)ᵀ."""
+    if any(mark in text for mark in _TALL):
+        return rf"\left{left}{text}\right{right}"
+    return f"{left}{text}{right}"
+
+
 class LatexPrinter:
     """Prints expressions with the spec's LaTeX names; `names` maps ascii names to LaTeX."""
 
@@ -93,7 +104,7 @@ class LatexPrinter:
         method: Callable[[E.Expr], tuple[str, int]] = getattr(self, "_print_" + type(e).__name__)
         text, strength = method(e)
         if strength < context:
-            return rf"\left({text}\right)"
+            return delimit("(", ")", text)
         return text
 
     def grad(self, name: str, loss: str | None = None) -> str:
@@ -218,27 +229,27 @@ class LatexPrinter:
         name = ACTIVATIONS[e.fn].latex
         if e.param is not None and e.param != ACTIVATIONS[e.fn].param_value():
             name += f"_{{{number_latex(e.param)}}}"
-        return rf"{name}\left({arg}\right)", ATOM
+        return name + delimit("(", ")", arg), ATOM
 
     def _print_Indicator(self, e: E.Expr) -> tuple[str, int]:
         assert isinstance(e, E.Indicator)
         rel = ">" if e.relation == ">" else r"\le"
-        return rf"\mathbb{{1}}\left[{self.doprint(e.children[0])} {rel} 0\right]", ATOM
+        return r"\mathbb{1}" + delimit("[", "]", f"{self.doprint(e.children[0])} {rel} 0"), ATOM
 
     def _print_SumAll(self, e: E.Expr) -> tuple[str, int]:
         (arg,) = e.children
         if isinstance(arg, E.Power) and arg.exponent == 2 and 1 in arg.shape:
-            return rf"\left\|{self.doprint(arg.children[0])}\right\|^{{2}}", POSTFIX
-        return rf"\operatorname{{sum}}\left({self.doprint(arg)}\right)", ATOM
+            return delimit(r"\|", r"\|", self.doprint(arg.children[0])) + "^{2}", POSTFIX
+        return r"\operatorname{sum}" + delimit("(", ")", self.doprint(arg)), ATOM
 
     def _print_Mean(self, e: E.Expr) -> tuple[str, int]:
-        return rf"\operatorname{{mean}}\left({self.doprint(e.children[0])}\right)", ATOM
+        return r"\operatorname{mean}" + delimit("(", ")", self.doprint(e.children[0])), ATOM
 
     def _print_Diag(self, e: E.Expr) -> tuple[str, int]:
-        return rf"\operatorname{{diag}}\left({self.doprint(e.children[0])}\right)", ATOM
+        return r"\operatorname{diag}" + delimit("(", ")", self.doprint(e.children[0])), ATOM
 
     def _print_Trace(self, e: E.Expr) -> tuple[str, int]:
-        return rf"\operatorname{{tr}}\left({self.doprint(e.children[0])}\right)", ATOM
+        return r"\operatorname{tr}" + delimit("(", ")", self.doprint(e.children[0])), ATOM
 
     def _print_Identity(self, e: E.Expr) -> tuple[str, int]:
         return "I", ATOM

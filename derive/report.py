@@ -23,7 +23,8 @@ from derive.chain_rule import (
     Derivation,
     Gradient,
 )
-from derive.latex import LatexPrinter
+from derive.latex import LatexPrinter, delimit
+from derive.linebreak import aligned_rows
 from derive.spec import Spec, fmt_shape
 from derive.sympy_form import ascii_form
 
@@ -70,10 +71,18 @@ def step_lines(deriv: Derivation, name: str) -> list[str]:
 
 
 def aligned_steps(deriv: Derivation, name: str) -> list[str]:
-    """The steps as rows of an align environment: ∂J/∂name &= ..., &= ..."""
+    """The steps as rows of an align environment: ∂J/∂name &= ..., &= ..., long ones broken."""
     p = printer_for(deriv.spec)
-    first, *rest = step_lines(deriv, name)
-    return [rf"{p.grad(name)} &= {first}", *(f"&= {line}" for line in rest)]
+    return aligned_rows(p.grad(name), step_lines(deriv, name))
+
+
+def aligned_where(deriv: Derivation, name: str) -> list[str]:
+    """The where-lines as rows of an align environment, aligned at their first =."""
+    rows: list[str] = []
+    for line in where_lines(deriv, name):
+        lhs, _, rhs = line.partition(" = ")
+        rows.extend(aligned_rows(lhs, [rhs]))
+    return rows
 
 
 def where_lines(deriv: Derivation, name: str) -> list[str]:
@@ -90,7 +99,7 @@ def where_lines(deriv: Derivation, name: str) -> list[str]:
         if e.activation and e.activation_arg is not None:
             act = ACTIVATIONS[e.activation].latex
             arg = p.doprint(e.activation_arg)
-            line = rf"{lhs} = {act}'\left({arg}\right) = {factor}"
+            line = f"{lhs} = {act}'{delimit('(', ')', arg)} = {factor}"
         else:
             line = f"{lhs} = {factor}"
         note = SIDES.get(e.kind, "")
@@ -114,8 +123,12 @@ def fanout_note(g: Gradient) -> str | None:
 
 
 def equations_latex(spec: Spec) -> list[str]:
+    """The forward equations as rows of an align environment, long ones broken."""
     p = printer_for(spec)
-    return [f"{spec.latex_of(eq.name)} &= {p.doprint(eq.expr)}" for eq in spec.equations]
+    rows: list[str] = []
+    for eq in spec.equations:
+        rows.extend(aligned_rows(spec.latex_of(eq.name), [p.doprint(eq.expr)]))
+    return rows
 
 
 # -- whole documents ----------------------------------------------------------------------------
@@ -156,11 +169,11 @@ def to_latex_document(deriv: Derivation, names: Sequence[str]) -> str:
         note = fanout_note(g)
         if note:
             out.append(_tex_text(note) + "\n")
-        where = where_lines(deriv, name)
+        where = aligned_where(deriv, name)
         if where:
             out.append(r"where")
             out.append(r"\begin{align*}")
-            out.append(" \\\\\n".join(line.replace(" = ", " &= ", 1) for line in where))
+            out.append(" \\\\\n".join(where))
             out.append(r"\end{align*}")
     out.append(r"\end{document}")
     return "\n".join(out) + "\n"

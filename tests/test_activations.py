@@ -15,10 +15,10 @@ PRINT = LatexPrinter(lambda n: n, "L")
 
 # oracle: the textbook identities (e.g. Goodfellow et al., Deep Learning, sec. 6.3 and 3.10)
 TEXTBOOK = [
-    ("sigmoid", r"h \odot \left(1 - h\right)"),
+    ("sigmoid", r"h \odot (1 - h)"),
     ("tanh", r"1 - h^{2}"),
-    ("relu", r"\mathbb{1}\left[a > 0\right]"),
-    ("leaky_relu", r"\mathbb{1}\left[a > 0\right] + 0.01 \mathbb{1}\left[a \le 0\right]"),
+    ("relu", r"\mathbb{1}[a > 0]"),
+    ("leaky_relu", r"\mathbb{1}[a > 0] + 0.01 \mathbb{1}[a \le 0]"),
     ("exp", "h"),
     ("log", r"a^{\circ -1}"),
     ("sqrt", r"\frac{1}{2} h^{\circ -1}"),

@@ -112,4 +112,4 @@ def test_transposed_gradient_is_incorrect_and_said_so() -> None:
 
 def test_the_parsed_answer_is_printed_back() -> None:
     result = grade(NETS["seed_example2"].derivation, "z", r"2 W_2^T(\hat y-y)")
-    assert result.parsed == r"2 \left(W^{(2)}\right)^{T} \left(\hat{y} - y\right)"
+    assert result.parsed == r"2 (W^{(2)})^{T} (\hat{y} - y)"

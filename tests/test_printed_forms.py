@@ -14,6 +14,7 @@ import numeric
 from derive import check
 from derive.chain_rule import ELEMENTWISE
 from derive.codegen import write_module
+from derive.latex import delimit
 from derive.report import printer_for, where_lines
 from derive.verify import load_generated
 from tests.networks import load_network, network_ids, spec_path
@@ -67,14 +68,14 @@ def test_step_notes_take_each_derivative_at_its_real_argument(name: str) -> None
             assert consumer.expr.children[0] == e.activation_arg
             arg = p.doprint(e.activation_arg)
             notes = [w for w in where_lines(deriv, wrt) if "'" in w]
-            assert all(rf"'\left({arg}\right)" in w for w in notes), (wrt, notes)
+            assert all(f"'{delimit('(', ')', arg)}" in w for w in notes), (wrt, notes)
 
 
 def test_the_bias_note_names_the_affine_argument() -> None:
     net = load_network("sigmoid_layer")
     notes = [w for w in net.gradient("b").where if r"\sigma'" in w]
     assert notes == [
-        r"\frac{\partial h}{\partial b} = \sigma'\left(W z + b\right) = h \odot \left(1 - h\right)"
+        r"\frac{\partial h}{\partial b} = \sigma'(W z + b) = h \odot (1 - h)"
         r" \quad \text{(elementwise product)}"
     ]
 

@@ -36,10 +36,10 @@ def forward(**arrays):
 def gradients(**arrays):
     r'''dJ/dX for every parameter, by name.
 
-    \frac{\partial \mathcal{J}(W)}{\partial W^{(2)}} = 2 \left(\hat{y} - y\right) z^{T}
-    \frac{\partial \mathcal{J}(W)}{\partial b^{(2)}} = 2 \left(\hat{y} - y\right)
-    \frac{\partial \mathcal{J}(W)}{\partial W^{(1)}} = 2 \left(W^{(2)}\right)^{T} \left(\hat{y} - y\right) x^{T}
-    \frac{\partial \mathcal{J}(W)}{\partial b^{(1)}} = 2 \left(W^{(2)}\right)^{T} \left(\hat{y} - y\right)
+    \frac{\partial \mathcal{J}(W)}{\partial W^{(2)}} = 2 (\hat{y} - y) z^{T}
+    \frac{\partial \mathcal{J}(W)}{\partial b^{(2)}} = 2 (\hat{y} - y)
+    \frac{\partial \mathcal{J}(W)}{\partial W^{(1)}} = 2 (W^{(2)})^{T} (\hat{y} - y) x^{T}
+    \frac{\partial \mathcal{J}(W)}{\partial b^{(1)}} = 2 (W^{(2)})^{T} (\hat{y} - y)
     '''
     x, y, W1, b1, W2, b2, = _unpack(arrays)
     z = W1 @ x
@@ -63,12 +63,12 @@ def gradients(**arrays):
 def all_gradients(**arrays):
     r'''dJ/dX for every parameter and intermediate, by name.
 
-    \frac{\partial \mathcal{J}(W)}{\partial \hat{y}} = 2 \left(\hat{y} - y\right)
-    \frac{\partial \mathcal{J}(W)}{\partial W^{(2)}} = 2 \left(\hat{y} - y\right) z^{T}
-    \frac{\partial \mathcal{J}(W)}{\partial b^{(2)}} = 2 \left(\hat{y} - y\right)
-    \frac{\partial \mathcal{J}(W)}{\partial z} = 2 \left(W^{(2)}\right)^{T} \left(\hat{y} - y\right)
-    \frac{\partial \mathcal{J}(W)}{\partial W^{(1)}} = 2 \left(W^{(2)}\right)^{T} \left(\hat{y} - y\right) x^{T}
-    \frac{\partial \mathcal{J}(W)}{\partial b^{(1)}} = 2 \left(W^{(2)}\right)^{T} \left(\hat{y} - y\right)
+    \frac{\partial \mathcal{J}(W)}{\partial \hat{y}} = 2 (\hat{y} - y)
+    \frac{\partial \mathcal{J}(W)}{\partial W^{(2)}} = 2 (\hat{y} - y) z^{T}
+    \frac{\partial \mathcal{J}(W)}{\partial b^{(2)}} = 2 (\hat{y} - y)
+    \frac{\partial \mathcal{J}(W)}{\partial z} = 2 (W^{(2)})^{T} (\hat{y} - y)
+    \frac{\partial \mathcal{J}(W)}{\partial W^{(1)}} = 2 (W^{(2)})^{T} (\hat{y} - y) x^{T}
+    \frac{\partial \mathcal{J}(W)}{\partial b^{(1)}} = 2 (W^{(2)})^{T} (\hat{y} - y)
     '''
     x, y, W1, b1, W2, b2, = _unpack(arrays)
     z = W1 @ x
