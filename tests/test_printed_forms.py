@@ -91,6 +91,8 @@ def test_generated_gradients_have_their_variables_shapes(name: str, tmp_path: Pa
     target = tmp_path / f"{name}_grads.py"
     write_module(net.derivation, f"{name}.toml", target)
     module = load_generated(target)
+    code = [line for line in target.read_text().splitlines() if not line.lstrip().startswith("#")]
+    assert not [line for line in code if re.search(r"(?<![\w.])-?1\.0 \*", line)], name
     nnet = numeric.load_network(spec_path(name, tmp_path))
     values = numeric.random_values(nnet, np.random.default_rng(1))
     grads = module.all_gradients(**values)  # type: ignore[attr-defined]
