@@ -11,6 +11,7 @@ half-written (and verify's progress lines appear at the end).
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import select
@@ -265,6 +266,7 @@ def run_bounded(work: Callable[[], int], limits: Limits = DEFAULT) -> int:
         code = 3
         try:
             signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles ^C
+            _own_group(0)
             _child_limits(limits)
             import io
 
@@ -287,6 +289,7 @@ def run_bounded(work: Callable[[], int], limits: Limits = DEFAULT) -> int:
             finally:
                 os._exit(code)
     os.close(write_end)
+    _own_group(pid)
     deadline = started + limits.time_limit
     chunks: list[bytes] = []
     try:
@@ -310,6 +313,7 @@ def run_bounded(work: Callable[[], int], limits: Limits = DEFAULT) -> int:
         raise
     finally:
         os.close(read_end)
+    _kill_group(pid)  # anything the command left running (a grader's worker) goes with it
     code = os.waitstatus_to_exitcode(status)
     if code < 0:
         sig = -code
@@ -354,7 +358,25 @@ def _wait(pid: int, deadline: float) -> int | None:
         time.sleep(0.002)
 
 
+def _own_group(pid: int) -> None:
+    """The child in a process group of its own, so that its workers can be killed with it.
+
+    Not when standard input is a terminal: a background group reading it would be stopped
+    (`--answer-file -` typed in); workers then end by their own deadline and CPU limit.
+    """
+    if os.isatty(0):
+        return
+    with contextlib.suppress(OSError):  # already done by the other side, or the child has exited
+        os.setpgid(pid, pid if pid else 0)
+
+
+def _kill_group(pid: int) -> None:
+    with contextlib.suppress(OSError):
+        os.killpg(pid, signal.SIGKILL)
+
+
 def _kill(pid: int) -> None:
+    _kill_group(pid)
     try:
         os.kill(pid, signal.SIGKILL)
         os.waitpid(pid, 0)
