@@ -18,6 +18,7 @@ from derive.chain_rule import Derivation, derive_gradients
 from derive.elementwise import ElementwiseResult, elementwise_check
 from derive.errors import UnknownVariableError
 from derive.expr import Expr, Shape
+from derive.limits import DEFAULT, Limits, check_expression
 from derive.spec import Spec, load_spec, parse_spec, spec_from_dict
 from derive.sympy_form import ascii_form, to_sympy
 
@@ -25,9 +26,10 @@ from derive.sympy_form import ascii_form, to_sympy
 class GradientResult:
     """∂loss/∂wrt: the matrix expression, its LaTeX, its steps, and SymPy forms."""
 
-    def __init__(self, derivation: Derivation, wrt: str) -> None:
+    def __init__(self, derivation: Derivation, wrt: str, limits: Limits = DEFAULT) -> None:
         self._d = derivation
         self.wrt = wrt
+        self._limits = limits
         self._g = derivation[wrt]
 
     @property
@@ -70,7 +72,9 @@ class GradientResult:
 
     def expanded(self) -> Expr:
         """The gradient with every forward intermediate replaced by its definition."""
-        return self._d.expanded(self.wrt)
+        e = self._d.expanded(self.wrt)
+        check_expression(e, f"the expanded gradient with respect to {self.wrt}", self._limits)
+        return e
 
     def expanded_latex(self) -> str:
         return report.printer_for(self._d.spec).doprint(self.expanded())
@@ -101,24 +105,32 @@ class NetworkGraph:
 class Network:
     """A validated network and its derivation (computed once, on first use)."""
 
-    def __init__(self, spec: Spec) -> None:
+    def __init__(self, spec: Spec, limits: Limits = DEFAULT) -> None:
         self.spec = spec
+        self.limits = limits
 
     @classmethod
-    def from_file(cls, path: str | Path) -> Network:
-        return cls(load_spec(path))
+    def from_file(cls, path: str | Path, limits: Limits = DEFAULT) -> Network:
+        return cls(load_spec(path, limits), limits)
 
     @classmethod
-    def from_toml(cls, text: str, source: str = "<toml>") -> Network:
-        return cls(parse_spec(text, source))
+    def from_toml(cls, text: str, source: str = "<toml>", limits: Limits = DEFAULT) -> Network:
+        return cls(parse_spec(text, source, limits), limits)
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any], source: str = "<code>") -> Network:
-        return cls(spec_from_dict(data, source))
+    def from_dict(
+        cls, data: Mapping[str, Any], source: str = "<code>", limits: Limits = DEFAULT
+    ) -> Network:
+        return cls(spec_from_dict(data, source, limits), limits)
 
     @cached_property
     def derivation(self) -> Derivation:
-        return derive_gradients(self.spec)
+        """The reverse pass; TooLargeError if any gradient exceeds the expression limits."""
+        deriv = derive_gradients(self.spec)
+        for name, g in deriv.gradients.items():
+            check_expression(g.final, f"the gradient with respect to {name}", self.limits)
+            check_expression(g.local, f"the local form of the gradient of {name}", self.limits)
+        return deriv
 
     @property
     def names(self) -> list[str]:
@@ -126,7 +138,7 @@ class Network:
         return list(self.derivation.gradients)
 
     def gradient(self, wrt: str) -> GradientResult:
-        return GradientResult(self.derivation, wrt)
+        return GradientResult(self.derivation, wrt, self.limits)
 
     def gradients(self, wrt: Iterable[str] | None = None) -> dict[str, GradientResult]:
         """Gradients by name: the given ones, or the intermediates and parameters."""
@@ -177,9 +189,9 @@ class Network:
         )
 
 
-def load(path: str | Path) -> Network:
-    """Load and validate a spec file."""
-    return Network.from_file(path)
+def load(path: str | Path, limits: Limits = DEFAULT) -> Network:
+    """Load and validate a spec file within the size `limits` (time, memory: `run_bounded`)."""
+    return Network.from_file(path, limits)
 
 
 def network(data: Mapping[str, Any]) -> Network:

@@ -7,13 +7,17 @@ Exit codes: 0 success; 1 a check ran and failed; 2 bad input (spec, names, optio
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import time
 from collections.abc import Sequence
+from dataclasses import fields, replace
 from pathlib import Path
 
 from derive.api import Network
 from derive.errors import GradproofError
 from derive.files import write_text_atomic
+from derive.limits import DEFAULT, Limits, check_output, memory_error, read_bounded, run_bounded
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_CANNOT_CHECK, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
@@ -28,6 +32,11 @@ forward equations whose last line is the scalar loss. See examples/.
 EPILOG = """\
 exit codes: 0 success, 1 a check failed, 2 bad input, 3 a check could not run,
 130 interrupted.
+
+limits: a whole command (loading and deriving included) runs within --time-limit
+and --memory-limit; sizes are bounded by --limit NAME=VALUE (repeatable); over any
+limit: "gradproof: too large: ..." naming it, exit 2. Size limits and defaults:
+LIMITS_TABLE
 
 examples:
   gradproof derive examples/seed_example2.toml
@@ -54,13 +63,39 @@ def _version() -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    table = "\n".join(
+        f"  {f.name.replace('_', '-'):<18} {getattr(DEFAULT, f.name):g}"
+        for f in fields(Limits)
+        if f.name not in ("time_limit", "memory_limit")
+    )
     parser = _Parser(
         prog="gradproof",
         description=DESCRIPTION,
-        epilog=EPILOG,
+        epilog=EPILOG.replace("LIMITS_TABLE", table),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"gradproof {_version()}")
+    parser.add_argument(
+        "--time-limit",
+        type=float,
+        default=DEFAULT.time_limit,
+        metavar="SECONDS",
+        help=f"wall-clock deadline of the whole command (default {DEFAULT.time_limit:g})",
+    )
+    parser.add_argument(
+        "--memory-limit",
+        type=float,
+        default=DEFAULT.memory_limit,
+        metavar="MB",
+        help=f"address space of the whole command, MiB (default {DEFAULT.memory_limit})",
+    )
+    parser.add_argument(
+        "--limit",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="raise or lower a size limit (repeatable; the names are listed below)",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
 
@@ -170,7 +205,7 @@ def build_parser() -> argparse.ArgumentParser:
 MAX_ANSWER_FILE_BYTES = 1_000_000
 
 
-def _read_answer(args: argparse.Namespace) -> str:
+def _read_answer(args: argparse.Namespace, limits: Limits) -> str:
     if args.answer is not None:
         text: str = args.answer
         return text
@@ -179,7 +214,9 @@ def _read_answer(args: argparse.Namespace) -> str:
         if args.answer_file == "-":
             data = sys.stdin.buffer.read(MAX_ANSWER_FILE_BYTES + 1)
         else:
-            data = path.read_bytes()[: MAX_ANSWER_FILE_BYTES + 1]
+            data = read_bounded(
+                path, MAX_ANSWER_FILE_BYTES, "the answer file", limits, "file_bytes"
+            )
     except OSError as exc:
         raise GradproofError(f"{path}: cannot read the answer file ({exc.strerror})") from None
     if len(data) > MAX_ANSWER_FILE_BYTES:
@@ -190,14 +227,17 @@ def _read_answer(args: argparse.Namespace) -> str:
         raise GradproofError(f"{path}: the answer is not UTF-8 text (byte {exc.start})") from None
 
 
-def _run_check(args: argparse.Namespace) -> int:
+def _run_check(args: argparse.Namespace, limits: Limits) -> int:
     from derive.answers.check import CORRECT, ERROR, INCORRECT, check
 
     if not 0 < args.timeout <= 600:
         raise GradproofError(f"--timeout {args.timeout:g}: expected seconds in (0, 600]")
-    answer = _read_answer(args)
-    net = Network.from_file(args.spec)
-    result = check(net, args.wrt, answer, lenient=args.lenient, timeout=args.timeout)
+    answer = _read_answer(args, limits)
+    net = Network.from_file(args.spec, limits)
+    # the grader's own deadline ends before the whole command's, so its worker is never orphaned
+    left = limits.time_limit - (time.monotonic() - args.started) - 0.5
+    timeout = max(0.1, min(args.timeout, left))
+    result = check(net, args.wrt, answer, lenient=args.lenient, timeout=timeout)
     sys.stdout.write(result.to_json() if args.json else str(result) + "\n")
     if result.verdict == CORRECT:
         return EXIT_OK
@@ -222,17 +262,17 @@ def _zero_gradient_warnings(net: Network) -> list[str]:
     ]
 
 
-def _run_codegen(args: argparse.Namespace) -> int:
+def _run_codegen(args: argparse.Namespace, limits: Limits) -> int:
     from derive.codegen import write_module
 
-    net = Network.from_file(args.spec)
+    net = Network.from_file(args.spec, limits)
     write_module(net.derivation, args.spec, args.output)
     params = ", ".join(net.spec.params) or "no parameters (all_gradients() has the rest)"
     print(f"wrote {args.output}: forward(), gradients() for {params}, all_gradients()")
     return EXIT_OK
 
 
-def _run_verify(args: argparse.Namespace) -> int:
+def _run_verify(args: argparse.Namespace, limits: Limits) -> int:
     from derive import verify
 
     reports = []
@@ -244,7 +284,7 @@ def _run_verify(args: argparse.Namespace) -> int:
             print(f"\rverify [{bar:<20}] {i}/{total} {path}", end="", file=sys.stderr, flush=True)
         elif total > 1:
             print(f"verify {i}/{total}: {path}", file=sys.stderr, flush=True)
-        reports.append(verify.verify_spec(path, use_torch=not args.no_torch))
+        reports.append(verify.verify_spec(path, use_torch=not args.no_torch, limits=limits))
     if live:
         print(file=sys.stderr)
     if args.json:
@@ -257,14 +297,15 @@ def _run_verify(args: argparse.Namespace) -> int:
     return EXIT_FAILED if failed else EXIT_OK
 
 
-def _run_derive(args: argparse.Namespace) -> int:
-    net = Network.from_file(args.spec)
+def _run_derive(args: argparse.Namespace, limits: Limits) -> int:
+    net = Network.from_file(args.spec, limits)
     for warning in [*net.spec.warnings, *_zero_gradient_warnings(net)]:
         print(f"gradproof: warning: {args.spec}: {warning}", file=sys.stderr)
     wrt = net.names if args.all else args.wrt
     names = net.resolve(wrt)
     fmt = args.format or _format_from_suffix(args.output)
     text = {"markdown": net.markdown, "latex": net.latex, "json": net.json}[fmt](names)
+    check_output(text, f"the {fmt} output", limits)
     if args.output:
         write_text_atomic(args.output, text)
     else:
@@ -293,28 +334,72 @@ def _attach_dash_values(argv: list[str]) -> list[str]:
     return out
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(_attach_dash_values(list(sys.argv[1:] if argv is None else argv)))
+def _limits(args: argparse.Namespace) -> Limits:
+    limits = DEFAULT.with_values(args.limit)
+    if not 0 < args.time_limit <= 86_400:
+        raise GradproofError(f"--time-limit {args.time_limit:g}: expected seconds in (0, 86400]")
+    if not 64 <= args.memory_limit <= 1_048_576:
+        raise GradproofError(f"--memory-limit {args.memory_limit:g}: expected MiB in [64, 1048576]")
+    return replace(limits, time_limit=args.time_limit, memory_limit=int(args.memory_limit))
+
+
+def _error(message: str) -> None:
+    print(f"gradproof: {message}", file=sys.stderr, flush=True)
+
+
+def _report(exc: GradproofError) -> int:
+    _error(f"error: {exc}")
+    return exc.exit_code
+
+
+def _run(args: argparse.Namespace, limits: Limits) -> int:
+    """One command, every failure mapped to one line on stderr and an exit code."""
     try:
-        code: int = args.run(args)
+        code: int = args.run(args, limits)
         return code
     except GradproofError as exc:
-        print(f"gradproof: error: {exc}", file=sys.stderr)
-        return exc.exit_code
-    except Exception as exc:
-        if type(exc).__module__.startswith("numeric"):  # numeric/ is imported only by verify
-            print(f"gradproof: error: numeric/: {exc}", file=sys.stderr)
-            return EXIT_CANNOT_CHECK
-        raise
-    except KeyboardInterrupt:
-        print("gradproof: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        return _report(exc)
     except BrokenPipeError:
         return EXIT_OK
     except RecursionError:
-        print("gradproof: error: the input is nested too deeply to process", file=sys.stderr)
+        _error(
+            "error: too large: the input is nested too deeply to process (the limit "
+            "expression_depth); raise it with --limit expression-depth="
+            f"{2 * limits.expression_depth}"
+        )
         return EXIT_BAD_INPUT
+    except MemoryError:
+        return _report(memory_error(limits))
+    except KeyboardInterrupt:
+        _error("interrupted")
+        return EXIT_INTERRUPTED
+    except Exception as exc:
+        if type(exc).__module__.startswith("numeric"):  # numeric/ is imported only by verify
+            _error(f"error: numeric/: {exc}")
+            return EXIT_CANNOT_CHECK
+        if os.environ.get("GRADPROOF_DEBUG"):
+            import traceback
+
+            traceback.print_exc()
+        detail = f"{type(exc).__name__}: {exc}".replace("\n", " ")[:300]
+        _error(f"internal error: {detail} (please report it; GRADPROOF_DEBUG=1 shows a traceback)")
+        return EXIT_CANNOT_CHECK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(_attach_dash_values(list(sys.argv[1:] if argv is None else argv)))
+    args.started = time.monotonic()
+    try:
+        limits = _limits(args)
+        return run_bounded(lambda: _run(args, limits), limits)
+    except GradproofError as exc:
+        return _report(exc)
+    except KeyboardInterrupt:
+        _error("interrupted")
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        return EXIT_OK
 
 
 if __name__ == "__main__":

@@ -46,3 +46,7 @@ class AnswerError(GradproofError):
         self.position = position
         self.detail = message
         self.hint = hint
+
+
+class TooLargeError(GradproofError):
+    """A limit of `derive.limits.Limits` was exceeded: says which, by how much, how to raise it."""

@@ -21,18 +21,17 @@ import sympy
 
 from derive import expr as E
 from derive.activations import ACTIVATIONS
-from derive.errors import SpecError
+from derive.errors import GradproofError, SpecError, TooLargeError
+from derive.limits import DEFAULT, Limits, read_bounded, toml_depth
 
 ROLES = ("input", "target", "param")
 REDUCTIONS = ("sum", "mean")
 FUNCTIONS = (*ACTIVATIONS, *REDUCTIONS)
 TOP_LEVEL_KEYS = {"title", "description", "dims", "vars", "forward"}
 VAR_KEYS = {"shape", "role", "latex", "range"}
-MAX_FILE_BYTES = 1_000_000
 MAX_EQUATION_CHARS = 2_000
 MAX_NESTING = 64
 MAX_DIM = 1_000_000
-MAX_NAMES = 2_000
 
 _IDENT = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,39}$")
 _GREEK = [
@@ -202,44 +201,53 @@ def check_latex_name(text: str) -> str | None:
     return None
 
 
-def load_spec(path: str | Path) -> Spec:
-    """Read and validate a spec file."""
-    p = Path(path)
+def load_spec(path: str | Path, limits: Limits = DEFAULT) -> Spec:
+    """Read and validate a spec file (its size checked before it is read)."""
     source = str(path)
     try:
-        raw = p.read_bytes()
-    except FileNotFoundError:
-        raise SpecError(source, "no such file") from None
-    except IsADirectoryError:
-        raise SpecError(source, "is a directory, expected a .toml spec file") from None
-    except OSError as exc:
-        raise SpecError(source, f"cannot read it ({exc.strerror})") from None
-    if len(raw) > MAX_FILE_BYTES:
-        raise SpecError(source, f"is {len(raw)} bytes; a spec file is at most {MAX_FILE_BYTES}")
+        raw = read_bounded(path, limits.file_bytes, "the spec file", limits, "file_bytes")
+    except TooLargeError:
+        raise
+    except GradproofError as exc:
+        if "is a directory" in exc.message:
+            raise SpecError(source, "is a directory, expected a .toml spec file") from None
+        raise SpecError(source, exc.message.removeprefix(f"{source}: ")) from None
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise SpecError(source, f"is not UTF-8 text (byte {exc.start})") from None
-    return parse_spec(text, source)
+    return parse_spec(text, source, limits)
 
 
-def parse_spec(text: str, source: str = "<spec>") -> Spec:
+def parse_spec(text: str, source: str = "<spec>", limits: Limits = DEFAULT) -> Spec:
     """Validate a spec given as TOML text."""
+    if len(text) > limits.file_bytes:
+        raise limits.too_large(
+            "file_bytes", f"the spec {source} is {len(text)} characters", len(text)
+        )
+    depth = toml_depth(text, limits.toml_depth)
+    if depth > limits.toml_depth:
+        raise limits.too_large(
+            "toml_depth", f"the spec {source} nests brackets {depth}+ deep", depth
+        )
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise SpecError(source, f"is not valid TOML: {exc}") from None
-    return spec_from_dict(data, source)
+    return spec_from_dict(data, source, limits)
 
 
-def spec_from_dict(data: Mapping[str, Any], source: str = "<spec>") -> Spec:
+def spec_from_dict(
+    data: Mapping[str, Any], source: str = "<spec>", limits: Limits = DEFAULT
+) -> Spec:
     """Validate a spec given as the dictionary its TOML loads to (to build networks in code)."""
-    return _SpecReader(source).read(data)
+    return _SpecReader(source, limits).read(data)
 
 
 class _SpecReader:
-    def __init__(self, source: str) -> None:
+    def __init__(self, source: str, limits: Limits = DEFAULT) -> None:
         self.source = source
+        self.limits = limits
         self.warnings: list[str] = []
 
     def fail(self, message: str, where: str | None = None) -> SpecError:
@@ -289,6 +297,10 @@ class _SpecReader:
     def _dims(self, raw: Any) -> dict[str, int]:
         if not isinstance(raw, Mapping):
             raise self.fail("[dims] must be a table of name = positive integer")
+        if len(raw) > self.limits.dims:
+            raise self.limits.too_large(
+                "dims", f"[dims] of {self.source} has {len(raw)}", len(raw)
+            )
         dims: dict[str, int] = {}
         for name, value in raw.items():
             self._name(name, "dim")
@@ -302,8 +314,10 @@ class _SpecReader:
     def _vars(self, raw: Any, dims: dict[str, int]) -> dict[str, Variable]:
         if not isinstance(raw, Mapping) or not raw:
             raise self.fail("[vars] is missing or empty; declare at least one variable")
-        if len(raw) > MAX_NAMES:
-            raise self.fail(f"[vars] declares {len(raw)} variables (at most {MAX_NAMES})")
+        if len(raw) > self.limits.variables:
+            raise self.limits.too_large(
+                "variables", f"[vars] of {self.source} has {len(raw)}", len(raw)
+            )
         out: dict[str, Variable] = {}
         for name, body in raw.items():
             self._name(name, "variable")
@@ -375,6 +389,10 @@ class _SpecReader:
     ) -> list[Equation]:
         if not isinstance(raw, Mapping) or not raw:
             raise self.fail("[forward] is missing or empty; the last equation is the loss")
+        if len(raw) > self.limits.equations:
+            raise self.limits.too_large(
+                "equations", f"[forward] of {self.source} has {len(raw)}", len(raw)
+            )
         shapes: dict[str, E.Shape] = {n: v.shape for n, v in variables.items()}
         equations: list[Equation] = []
         for name, body in raw.items():

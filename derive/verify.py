@@ -24,6 +24,7 @@ from derive.api import Network
 from derive.codegen import write_module
 from derive.elementwise import elementwise_check, small_dims
 from derive.errors import VerificationError
+from derive.limits import DEFAULT, Limits
 from derive.torch_check import torch_gradients
 
 GENERATED_VS_NUMERIC_RTOL = 1e-9
@@ -132,9 +133,11 @@ def _finite_differences(
     return fd, f"central, eps {FD_EPS:g}"
 
 
-def verify_spec(path: str | Path, seed: int = 0, use_torch: bool = True) -> SpecReport:
+def verify_spec(
+    path: str | Path, seed: int = 0, use_torch: bool = True, limits: Limits = DEFAULT
+) -> SpecReport:
     """Run every check on one spec and return its table."""
-    net = Network.from_file(path)
+    net = Network.from_file(path, limits)
     nnet = numeric.load_network(path)
     report = SpecReport(
         spec=str(path),
