@@ -250,8 +250,8 @@ def _child_limits(limits: Limits) -> None:
 def run_bounded(work: Callable[[], int], limits: Limits = DEFAULT) -> int:
     """Run work() (printing to stdout, returning an exit code) within the time and memory limits.
 
-    Forked: the child runs it and sends its standard output back; the parent prints it once the
-    child exits, or kills the child at the deadline and raises TooLargeError. Without fork, in
+    Forked: the child runs it and sends its standard output back (its standard error is live);
+    the parent prints the output once the child exits, or kills the child at the deadline and raises TooLargeError. Without fork, in
     this process.
     """
     if not hasattr(os, "fork"):
@@ -270,12 +270,19 @@ def run_bounded(work: Callable[[], int], limits: Limits = DEFAULT) -> int:
             _child_limits(limits)
             import io
 
+            # standard output is held back (a killed run prints nothing half-written);
+            # standard error stays live where it is a real stream, so progress and warnings
+            # show as the work goes (a stream replaced in-process, as by pytest, is sent back)
             out, err = io.StringIO(), io.StringIO()
-            sys.stdout, sys.stderr = out, err
+            live = _is_real_stream(sys.stderr)
+            saved = sys.stderr
+            sys.stdout = out
+            if not live:
+                sys.stderr = err
             try:
                 code = run_deep(work, limits)
             finally:
-                sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
+                sys.stdout, sys.stderr = sys.__stdout__, saved
             body = out.getvalue().encode("utf-8", "replace")
             data = len(body).to_bytes(8, "big") + body + err.getvalue().encode("utf-8", "replace")
             view = memoryview(data)
@@ -331,6 +338,14 @@ def run_bounded(work: Callable[[], int], limits: Limits = DEFAULT) -> int:
     sys.stdout.write(data[8 : 8 + size].decode("utf-8", "replace"))
     sys.stdout.flush()
     return code
+
+
+def _is_real_stream(stream: object) -> bool:
+    """Whether a stream writes to a file descriptor (the terminal, a pipe), not to memory."""
+    try:
+        return isinstance(stream.fileno(), int)  # type: ignore[attr-defined]
+    except (AttributeError, OSError, ValueError):
+        return False
 
 
 def _out_of_time(limits: Limits) -> TooLargeError:

@@ -10,6 +10,7 @@ smaller), which is accurate to a few ems: the page width used leaves that much t
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass
 
 # 11pt article with 2cm margins: 483pt of text on A4 (500pt on letter), 44 em; the estimate is
@@ -171,37 +172,52 @@ def _breaks_and_pairs(latex: str) -> tuple[list[_Break], list[tuple[int, int]]]:
 
 
 def break_latex(latex: str, first_width: float, width: float = ROW_WIDTH_EM) -> list[str]:
-    """`latex` cut into pieces: the first fits in `first_width` em, the others in `width` em."""
-    if latex_width(latex) <= first_width:
+    """`latex` cut into pieces: the first fits in `first_width` em, the others in `width` em.
+
+    Linear in the length: every break candidate lies outside all {groups}, so the width of a row
+    is the sum of the widths of the stretches between candidates, each measured once.
+    """
+    total = latex_width(latex)
+    if total <= first_width:
         return [latex]
     breaks, pairs = _breaks_and_pairs(latex)
+    if not breaks:
+        return [latex]
+    # offset[k]: the width from the start to breaks[k]; the row from breaks[j] to breaks[k]
+    # is offset[k] - offset[j]
+    offset: list[float] = []
+    at, run = 0, 0.0
+    for b in breaks:
+        run += latex_width(latex[at : b.at])
+        offset.append(run)
+        at = b.at
     chosen: list[int] = []
-    start = 0
-    limit = first_width
-    while latex_width(latex[start:]) > limit:
-        fitting = [b for b in breaks if b.at > start and latex_width(latex[start : b.at]) <= limit]
+    start_width, limit = 0.0, first_width
+    k = 0  # the first candidate after the row's start
+    while total - start_width > limit and k < len(breaks):
+        fitting: list[int] = []
+        j = k
+        while j < len(breaks) and offset[j] - start_width <= limit:
+            fitting.append(j)
+            j += 1
         if not fitting:  # nothing fits: break at the first place there is
-            later = [b for b in breaks if b.at > start]
-            if not later:
-                break
-            fitting = later[:1]
+            fitting = [k]
         # among the breaks in the row's second half, the one least deep in brackets, an
         # operator rather than a product, the latest of those
-        half = [b for b in fitting if latex_width(latex[start : b.at]) >= limit / 2] or fitting
-        best = max(half, key=lambda b: (-b.depth, b.operator, b.at))
-        chosen.append(best.at)
-        start = best.at + 1
-        limit = width
-    if not chosen:
-        return [latex]
-    return _split(latex, chosen, pairs)
+        half = [i for i in fitting if offset[i] - start_width >= limit / 2] or fitting
+        best = max(half, key=lambda i: (-breaks[i].depth, breaks[i].operator, i))
+        chosen.append(breaks[best].at)
+        start_width, limit = offset[best], width
+        k = best + 1
+    return _split(latex, chosen, pairs) if chosen else [latex]
 
 
 def _split(latex: str, cuts: list[int], pairs: list[tuple[int, int]]) -> list[str]:
     """Cut at `cuts`, sizing every \\left/\\right pair that a cut separates by hand."""
     replace: dict[int, str] = {}
     for left, right in pairs:
-        if any(left < c < right for c in cuts):
+        first_after = bisect.bisect_right(cuts, left)  # cuts are in increasing order
+        if first_after < len(cuts) and cuts[first_after] < right:
             # \\left is printed only around something tall (a fraction): Big is its size
             replace[left] = "\\Bigl"
             replace[right] = "\\Bigr"
