@@ -251,8 +251,8 @@ def run_bounded(work: Callable[[], int], limits: Limits = DEFAULT) -> int:
     """Run work() (printing to stdout, returning an exit code) within the time and memory limits.
 
     Forked: the child runs it and sends its standard output back (its standard error is live);
-    the parent prints the output once the child exits, or kills the child at the deadline and raises TooLargeError. Without fork, in
-    this process.
+    the parent prints the output once the child exits, or kills the child at the deadline and
+    raises TooLargeError. Without fork, in this process.
     """
     if not hasattr(os, "fork"):
         return run_deep(work, limits)
