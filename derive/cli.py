@@ -107,7 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="generate an importable NumPy module computing the forward pass and gradients",
         description=(
             "Generate a readable NumPy module with forward(**arrays) and gradients(**arrays),\n"
-            "from the symbolic gradients; the LaTeX of each gradient is in its docstring."
+            "from the symbolic gradients; the LaTeX of each gradient is in a comment beside it."
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
