@@ -226,7 +226,8 @@ def _run_codegen(args: argparse.Namespace) -> int:
     from derive.codegen import write_module
 
     net = Network.from_file(args.spec)
-    write_module(net.derivation, args.spec, args.output)
+    if not write_module(net.derivation, args.spec, args.output):
+        return EXIT_OK  # the module went to stdout, a device or a pipe: no note after it
     params = ", ".join(net.spec.params) or "no parameters (all_gradients() has the rest)"
     print(f"wrote {args.output}: forward(), gradients() for {params}, all_gradients()")
     return EXIT_OK

@@ -494,6 +494,6 @@ def _unpack_source(spec: Spec) -> str:
     )
 
 
-def write_module(deriv: Derivation, source: str, path: str | Path) -> None:
-    """Generate the module and write it to path (atomically)."""
-    write_text_atomic(path, generate(deriv, source, str(path)))
+def write_module(deriv: Derivation, source: str, path: str | Path) -> bool:
+    """Generate the module and write it to path (see `write_text_atomic`, whose answer this is)."""
+    return write_text_atomic(path, generate(deriv, source, str(path)))
