@@ -142,7 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="generate an importable NumPy module computing the forward pass and gradients",
         description=(
             "Generate a readable NumPy module with forward(**arrays) and gradients(**arrays),\n"
-            "from the symbolic gradients; the LaTeX of each gradient is in its docstring."
+            "from the symbolic gradients; the LaTeX of each gradient is in a comment beside it."
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -266,7 +266,8 @@ def _run_codegen(args: argparse.Namespace, limits: Limits) -> int:
     from derive.codegen import write_module
 
     net = Network.from_file(args.spec, limits)
-    write_module(net.derivation, args.spec, args.output)
+    if not write_module(net.derivation, args.spec, args.output):
+        return EXIT_OK  # the module went to stdout, a device or a pipe: no note after it
     params = ", ".join(net.spec.params) or "no parameters (all_gradients() has the rest)"
     print(f"wrote {args.output}: forward(), gradients() for {params}, all_gradients()")
     return EXIT_OK
@@ -400,6 +401,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INTERRUPTED
     except BrokenPipeError:
         return EXIT_OK
+    except OSError as exc:  # the watchdog writing the command's output: a full disk, a closed fd
+        _error(f"error: standard output: cannot write it ({exc.strerror or exc})")
+        return EXIT_BAD_INPUT
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from html import escape
+from html import escape as _escape_markup
 
 from derive import expr as E
 from derive.spec import Spec
@@ -61,6 +61,17 @@ def plain(latex: str) -> str:
     text = re.sub(r"\^(\w)", lambda m: m.group(1).translate(_SUPERSCRIPTS), text)
     text = re.sub(r"_(\w)", lambda m: m.group(1).translate(_SUBSCRIPTS), text)
     return unicodedata.normalize("NFC", text.replace("{", "").replace("}", ""))
+
+
+def escape(text: str) -> str:
+    """Text for an SVG element or attribute: & < > " ' escaped, and every character XML 1.0 does
+    not allow (NUL and the other C0 controls but tab and newline, lone surrogates, U+FFFE/FFFF)
+    replaced by U+FFFD, so a spec cannot add markup or make the file unreadable."""
+    kept = _XML_INVALID.sub("\ufffd", text)
+    return _escape_markup(kept, quote=True)
+
+
+_XML_INVALID = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
 def network_svg(spec: Spec) -> str:

@@ -8,6 +8,9 @@ as a name, the final form, then each local factor and upstream gradient listed u
 from __future__ import annotations
 
 import json
+import re
+import unicodedata
+import urllib.parse
 from collections.abc import Sequence
 from typing import Any
 
@@ -148,7 +151,7 @@ def to_latex_document(deriv: Derivation, names: Sequence[str]) -> str:
         r"\maketitle",
     ]
     if spec.description:
-        out.append(_tex_text(spec.description) + "\n")
+        out.append(_tex_paragraphs(spec.description) + "\n")
     out.append(r"\section*{Network}")
     out.append(r"\begin{align*}")
     out.append(" \\\\\n".join(equations_latex(spec)))
@@ -182,12 +185,13 @@ def to_latex_document(deriv: Derivation, names: Sequence[str]) -> str:
 def to_markdown(deriv: Derivation, names: Sequence[str], picture: str | None = None) -> str:
     spec = deriv.spec
     p = printer_for(spec)
-    out = [f"# {spec.title}", ""]
-    if spec.description:
-        out += [spec.description, ""]
+    out = [f"# {_md_text(spec.title)}", ""]
+    for paragraph in _md_paragraphs(spec.description):
+        out += [paragraph, ""]
     out += ["## Network", ""]
     if picture:
-        out += [f"![the computational graph of {spec.title}]({picture})", ""]
+        where = urllib.parse.quote(picture, safe="/._-~")  # a URL: no space, ( ) or newline left
+        out += [f"![the computational graph of {_md_text(spec.title)}]({where})", ""]
     out += ["$$", r"\begin{aligned}"]
     out.append(" \\\\\n".join(equations_latex(spec)))
     out += [r"\end{aligned}", "$$", ""]
@@ -248,22 +252,74 @@ def to_json(deriv: Derivation, names: Sequence[str]) -> str:
 
 
 def _tex_text(text: str) -> str:
-    """Plain text made safe for LaTeX's text mode."""
+    """Plain text made safe for LaTeX's text mode: every character TeX would read as markup is
+    escaped, and control characters (newlines included: a blank line inside \\title is an error)
+    become spaces, so nothing in the text can start a command, a group, math or ^^ escapes."""
     out = []
     for ch in text:
         if ch in "&%$#_{}":
             out.append("\\" + ch)
-        elif ch == "\\":
-            out.append(r"\textbackslash{}")
-        elif ch == "^":
-            out.append(r"\^{}")
-        elif ch == "~":
-            out.append(r"\~{}")
+        elif ch in _TEX_TEXT_COMMANDS:
+            out.append(_TEX_TEXT_COMMANDS[ch])
+        elif ord(ch) < 32 or ord(ch) == 127:
+            out.append(" ")
         elif ord(ch) < 128:
             out.append(ch)
         else:
             out.append(_UNICODE_TEXT.get(ch, "?"))
     return "".join(out)
+
+
+def _tex_paragraphs(text: str) -> str:
+    """A description for TeX: its blank-line-separated paragraphs kept, each escaped."""
+    paragraphs = [p for p in re.split(r"\n[ \t\r]*\n", text) if p.strip()]
+    return "\n\n".join(_tex_text(p) for p in paragraphs)
+
+
+# in the OT1 encoding < > | print as other glyphs; \ ^ ~ are markup
+_TEX_TEXT_COMMANDS = {
+    "\\": r"\textbackslash{}",
+    "^": r"\^{}",
+    "~": r"\~{}",
+    "<": r"\textless{}",
+    ">": r"\textgreater{}",
+    "|": r"\textbar{}",
+}
+
+
+def _md_text(text: str) -> str:
+    """Plain text made inert in markdown: no raw HTML, links, emphasis, code or $ math in it.
+
+    < and & become entities; the punctuation markdown reads as markup anywhere in a line is
+    backslash-escaped (CommonMark renders an escaped punctuation character as itself); control
+    characters, newlines included, become spaces, so the text stays on its line (a heading stays
+    one heading).
+    """
+    out = []
+    for ch in text:
+        if ch in _MD_ENTITIES:
+            out.append(_MD_ENTITIES[ch])
+        elif ch in "\\`*_[]#$~":
+            out.append("\\" + ch)
+        elif unicodedata.category(ch) in ("Cc", "Zl", "Zp"):
+            out.append(" ")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def _md_paragraphs(text: str) -> list[str]:
+    """A description for markdown: its paragraphs, each escaped onto one line (a leading - + =
+    > escaped too, so that a paragraph cannot turn into a list, a rule or a quote)."""
+    out = []
+    for p in re.split(r"\n[ \t\r]*\n", text):
+        line = _md_text(p.strip())
+        if line:
+            out.append("\\" + line if line[0] in "-+=>" else line)
+    return out
+
+
+_MD_ENTITIES = {"&": "&amp;", "<": "&lt;"}  # no tag, comment or entity can start
 
 
 _UNICODE_TEXT = {"⊙": r"$\odot$", "−": "-", "·": r"$\cdot$", "ŷ": r"$\hat{y}$", "…": "..."}

@@ -12,6 +12,7 @@ import keyword
 import math
 import re
 import tomllib
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -70,14 +71,27 @@ _GREEK = [
     "Psi",
     "Omega",
 ]
-_LATEX_COMMANDS = {
-    *_GREEK,
-    "varepsilon", "vartheta", "varphi", "varsigma", "ell",
-    "hat", "widehat", "bar", "overline", "tilde", "widetilde", "vec", "dot", "ddot", "check",
-    "mathbf", "boldsymbol", "bm", "mathcal", "mathrm", "mathit", "mathsf", "mathbb", "operatorname",
-    "prime", "top", "intercal",
+# The grammar of a `latex` name, by command: a symbol stands alone, an accent or a font takes one
+# argument. Nothing else is accepted, so no TeX primitive (\input, \write18, \csname, \def, ^^
+# character codes, catcode changes) can reach a document; every command here is in amsmath or
+# amssymb, which the LaTeX document loads.
+_LATEX_SYMBOLS = {
+    *_GREEK, "varepsilon", "vartheta", "varphi", "varsigma", "ell", "prime", "top", "intercal",
 }  # fmt: skip
-_LATEX_ALLOWED_CHARS = re.compile(r"^[A-Za-z0-9\\{}()\[\]^_',.+\-*| ]*$")
+_LATEX_ACCENTS = {
+    "hat", "widehat", "bar", "overline", "tilde", "widetilde", "vec", "dot", "ddot", "check",
+}  # fmt: skip
+_LATEX_FONTS = {
+    "mathbf", "boldsymbol", "mathcal", "mathrm", "mathit", "mathsf", "mathbb", "operatorname",
+}  # fmt: skip
+_LATEX_COMMANDS = _LATEX_SYMBOLS | _LATEX_ACCENTS | _LATEX_FONTS
+_LATEX_PUNCTUATION = set("()[],.+-*|'")
+MAX_LATEX_CHARS = 80
+_LATEX_EXPECTED = (
+    "expected a math name: letters, digits, ( ) [ ] , . + - * | ', braces, ^ or _ followed by "
+    "{...} or one letter, digit or command, and the commands: accents (\\hat, \\bar, \\tilde, "
+    "\\vec, ...), fonts (\\mathbf, \\mathrm, \\mathcal, ...), Greek letters, \\ell, \\prime, \\top"
+)
 _ACCENTS = {"hat": r"\hat", "bar": r"\bar", "tilde": r"\tilde", "dot": r"\dot", "vec": r"\vec"}
 
 
@@ -170,35 +184,154 @@ def default_latex(name: str) -> str:
         return f"{default_latex(m.group(1))}_{{{m.group(2)}}}"
     if "_" in name:
         base, _, sub = name.partition("_")
-        return f"{default_latex(base)}_{{{sub}}}"
+        sub = "_".join(part for part in sub.split("_") if part)  # x__ or a_b_: no empty script
+        shown = default_latex(base)
+        if not sub:
+            return shown
+        # a1_b: {a_{1}}_{b}, since a_{1}_{b} is TeX's "double subscript" error
+        return f"{{{shown}}}_{{{sub}}}" if "_" in shown else f"{shown}_{{{sub}}}"
     if len(name) == 1:
         return name
     return rf"\mathrm{{{name}}}"
 
 
 def check_latex_name(text: str) -> str | None:
-    """Why a spec's `latex` value is not a safe math name, or None if it is."""
+    """Why a spec's `latex` value is not a math name by the grammar above, or None if it is."""
     if not text.strip():
         return "it is empty"
-    if len(text) > 80:
-        return f"it is {len(text)} characters long (at most 80)"
-    if not _LATEX_ALLOWED_CHARS.match(text):
-        return (
-            "it has characters outside letters, digits, braces, ^ _ ( ) [ ] ' "
-            "and backslash commands"
-        )
-    depth = 0
-    for ch in text:
-        depth += ch == "{"
-        depth -= ch == "}"
-        if depth < 0:
-            return "its braces do not balance"
-    if depth:
-        return "its braces do not balance"
-    for cmd in re.findall(r"\\([A-Za-z]+|.)", text):
-        if cmd not in _LATEX_COMMANDS:
-            return f"the command \\{cmd} is not one of the math-name commands allowed"
+    if len(text) > MAX_LATEX_CHARS:
+        return f"it is {len(text)} characters long (at most {MAX_LATEX_CHARS})"
+    try:
+        _LatexNameReader(text).read()
+    except _NotAName as exc:
+        return f"at character {exc.position + 1}, {exc.reason}; {_LATEX_EXPECTED}"
     return None
+
+
+class _NotAName(Exception):
+    def __init__(self, position: int, reason: str) -> None:
+        super().__init__(reason)
+        self.position = position
+        self.reason = reason
+
+
+class _LatexNameReader:
+    """Recursive descent over a `latex` name (at most 80 characters, so the depth is bounded).
+
+    name   := item*                      item := nucleus | script
+    nucleus:= letter | digit | punctuation | {name} | \\symbol | \\accent arg | \\font arg
+    script := ^ arg | _ arg              (at most one of each after a nucleus)
+    arg    := {name} | letter | digit | \\symbol
+    """
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.i = 0
+
+    def fail(self, reason: str, at: int | None = None) -> _NotAName:
+        return _NotAName(self.i if at is None else at, reason)
+
+    def peek(self) -> str:
+        return self.text[self.i] if self.i < len(self.text) else ""
+
+    def read(self) -> None:
+        self.sequence(closed_by=None)
+
+    def sequence(self, closed_by: int | None) -> None:
+        """Items up to the end of the text, or up to the } that closes the { at closed_by."""
+        scripts: set[str] = set()
+        while True:
+            self.skip_spaces()
+            ch = self.peek()
+            if not ch:
+                if closed_by is not None:
+                    raise self.fail("this { is never closed: its braces do not balance", closed_by)
+                return
+            if ch == "}":
+                if closed_by is None:
+                    raise self.fail("this } closes nothing: its braces do not balance")
+                self.i += 1
+                return
+            if ch in "^_":
+                if ch in scripts:
+                    what = "superscript" if ch == "^" else "subscript"
+                    raise self.fail(f"a second {what} {ch} on the same symbol")
+                scripts.add(ch)
+                self.i += 1
+                self.argument(after=ch)
+                continue
+            scripts = set()
+            self.nucleus()
+
+    def nucleus(self) -> None:
+        ch = self.peek()
+        if ch.isascii() and (ch.isalnum() or ch in _LATEX_PUNCTUATION):
+            self.i += 1
+        elif ch == "{":
+            self.i += 1
+            self.sequence(closed_by=self.i - 1)
+        elif ch == "\\":
+            start = self.i
+            name = self.command()
+            if name in _LATEX_ACCENTS or name in _LATEX_FONTS:
+                self.argument(after="\\" + name, at=start)
+        else:
+            raise self.fail(self.describe(ch))
+
+    def argument(self, after: str, at: int | None = None) -> None:
+        """What ^, _, an accent or a font applies to: a braced group or one token."""
+        self.skip_spaces()
+        ch = self.peek()
+        if ch == "{":
+            self.i += 1
+            self.sequence(closed_by=self.i - 1)
+        elif ch.isascii() and ch.isalnum():
+            self.i += 1
+        elif ch == "\\":
+            start = self.i
+            name = self.command()
+            if name not in _LATEX_SYMBOLS:
+                raise self.fail(f"\\{name} cannot follow {after} without braces", start)
+        elif ch == "^" and self.text[self.i - 1] == "^":
+            raise self.fail("^^ is TeX's character-code escape", self.i - 1)
+        else:
+            got = "nothing" if not ch else repr(ch)
+            raise self.fail(f"{after} is followed by {got}, not by {{...}} or one symbol", at)
+
+    def command(self) -> str:
+        """A backslash command's name (self.i at the backslash), checked against the whitelist."""
+        start = self.i
+        self.i += 1
+        while self.peek().isascii() and self.peek().isalpha():
+            self.i += 1
+        name = self.text[start + 1 : self.i]
+        if not name:
+            following = self.peek()
+            shown = repr("\\" + following) if following else "a lone backslash"
+            raise self.fail(f"{shown} is not one of the math-name commands allowed", start)
+        if name not in _LATEX_COMMANDS:
+            raise self.fail(
+                f"the command \\{name} is not one of the math-name commands allowed", start
+            )
+        return name
+
+    def skip_spaces(self) -> None:
+        while self.peek() == " ":
+            self.i += 1
+
+    @staticmethod
+    def describe(ch: str) -> str:
+        if ch in "%#&~$":
+            return f"{ch!r} is not allowed in a math name (TeX reads it as markup)"
+        if not ch.isascii():
+            words = unicodedata.name(ch, "").split(" ")
+            command = words[-1].lower()
+            command = command.capitalize() if "CAPITAL" in words else command
+            hint = f" (write \\{command})" if command in _LATEX_SYMBOLS else ""
+            return f"the non-ASCII character {ch!r} is not allowed in a math name{hint}"
+        if not ch.isprintable():
+            return f"the control character {ch!r} is not allowed in a math name"
+        return f"{ch!r} is not allowed in a math name"
 
 
 def load_spec(path: str | Path, limits: Limits = DEFAULT) -> Spec:
@@ -283,10 +416,19 @@ class _SpecReader:
             raise self.fail(f"{key} must be a string, got {type(value).__name__}")
         if len(value) > 2_000:
             raise self.fail(f"{key} is {len(value)} characters long (at most 2000)")
+        # control characters (NUL, escape sequences for a terminal, ...) have no place in a
+        # title; a description may run over several lines. Printers escape the rest.
+        allowed = "\t\n\r" if key == "description" else ""
+        for i, ch in enumerate(value):
+            if ch not in allowed and unicodedata.category(ch) in ("Cc", "Zl", "Zp"):
+                raise self.fail(
+                    f"{key} has the control character {ch!r} at character {i + 1}; expected "
+                    + ("text (tabs and newlines allowed)" if allowed else "one line of text")
+                )
         return value
 
     def _name(self, name: str, what: str) -> None:
-        if not _IDENT.match(name):
+        if not _IDENT.fullmatch(name):  # not match: its $ also matches before a final newline
             raise self.fail(
                 f"{what} name {name[:40]!r} is not a plain identifier "
                 "(a letter, then letters, digits or _; at most 40 characters)"

@@ -191,7 +191,7 @@ CASES: list[tuple[str, str, tuple[str, ...]]] = [
      with_var(r"""d = { shape = "scalar", role = "param", latex = 'd}{' }"""),
      ("[vars] d", "braces do not balance")),
     ("latex_dollar", with_var("""d = { shape = "scalar", role = "param", latex = '$d$' }"""),
-     ("[vars] d", "characters outside")),
+     ("[vars] d", "'$' is not allowed in a math name")),
     ("latex_empty", with_var("""d = { shape = "scalar", role = "param", latex = ' ' }"""),
      ("[vars] d", "it is empty")),
     ("latex_too_long",
