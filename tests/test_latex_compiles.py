@@ -3,6 +3,7 @@ page margins: no overfull line wider than 10 pt, read from pdflatex's log."""
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import EXAMPLES as EXAMPLES_DIR
 from tests.networks import load_network, network_ids
 
 PDFLATEX = shutil.which("pdflatex")
@@ -48,3 +50,19 @@ def test_latex_document_compiles_inside_the_margins(tmp_path: Path, name: str) -
         if float(pt) > MARGIN_PT
     ]
     assert not wide, wide
+
+
+HOSTILE_TEXT = "50% of $x & #y_1 {z} \\input{/etc/hostname} ^^5cinput ~ < > | \" ' ` \\\\ é ⊙"
+
+
+@pytest.mark.skipif(PDFLATEX is None, reason="pdflatex is not installed (.ci/run installs it)")
+def test_a_title_with_every_special_character_compiles_as_text(tmp_path: Path) -> None:
+    import derive
+
+    spec = (EXAMPLES_DIR / "seed_example2.toml").read_text().splitlines()
+    spec[0] = f"title = {json.dumps(HOSTILE_TEXT)}"
+    spec[1] = f"description = {json.dumps(HOSTILE_TEXT + chr(10) + chr(10) + 'second paragraph')}"
+    net = derive.Network.from_toml("\n".join(spec))
+    log = compile_latex(tmp_path, net.latex())
+    assert "/etc/hostname" not in log  # read as text, never as a file to input
+    assert not (tmp_path / "doc.log").read_text(errors="replace").count("(/etc/")
