@@ -64,7 +64,7 @@ def _version() -> str:
 
 def build_parser() -> argparse.ArgumentParser:
     table = "\n".join(
-        f"  {f.name.replace('_', '-'):<18} {getattr(DEFAULT, f.name):g}"
+        f"  {f.name.replace('_', '-'):<18} {int(getattr(DEFAULT, f.name))}"
         for f in fields(Limits)
         if f.name not in ("time_limit", "memory_limit")
     )

@@ -350,7 +350,7 @@ def _is_real_stream(stream: object) -> bool:
 
 def _out_of_time(limits: Limits) -> TooLargeError:
     return TooLargeError(
-        f"too large: time (over {limits.time_limit:g} s > {limits.time_limit:g} s); "
+        f"too large: time (the command ran past its limit of {limits.time_limit:g} s); "
         f"raise it with --time-limit {_suggest(limits.time_limit, limits.time_limit):g}"
     )
 
@@ -358,7 +358,7 @@ def _out_of_time(limits: Limits) -> TooLargeError:
 def memory_error(limits: Limits) -> TooLargeError:
     """What a MemoryError in the command means for the user."""
     return TooLargeError(
-        f"too large: memory (over {limits.memory_limit:g} MB > {limits.memory_limit:g} MB); "
+        f"too large: memory (the command needed more than its limit of {limits.memory_limit:g} MiB); "
         f"raise it with --memory-limit {_suggest(limits.memory_limit, limits.memory_limit):g}"
     )
 
