@@ -358,7 +358,7 @@ def _out_of_time(limits: Limits) -> TooLargeError:
 def memory_error(limits: Limits) -> TooLargeError:
     """What a MemoryError in the command means for the user."""
     return TooLargeError(
-        f"too large: memory (the command needed more than its limit of {limits.memory_limit:g} MiB); "
+        f"too large: memory (the command needed over its limit of {limits.memory_limit:g} MiB); "
         f"raise it with --memory-limit {_suggest(limits.memory_limit, limits.memory_limit):g}"
     )
 
