@@ -4,15 +4,17 @@ This is an independent second derivation. For concrete small dims, every variabl
 explicit matrix of SymPy symbols, the forward pass is evaluated entry by entry, and each entry of
 each gradient is `sympy.diff` of the scalar loss. The matrix-form gradient is evaluated on the same
 explicit matrices and the two are compared: exactly (expand(a − b) = 0) when the network is
-polynomial, otherwise at random points with 30 significant digits, away from ReLU kinks.
+polynomial with exact constants, otherwise at random points in high-precision arithmetic, each
+side carrying a bound on its own rounding error (see `bounded_value`), away from ReLU kinks.
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
+import mpmath
 import sympy
 
 from derive import expr as E
@@ -20,8 +22,9 @@ from derive.activations import ACTIVATIONS
 from derive.chain_rule import Derivation
 from derive.spec import Spec
 
-DIGITS = 30
-RTOL = 1e-15
+DIGITS = 30  # significant digits of the random points
+WORKING_BITS = 212  # mpmath's precision while evaluating (64 digits): its rounding is negligible
+SAFETY = 8.0  # the error bound is first order, and a constant may carry a few roundings
 
 
 @dataclass(frozen=True)
@@ -210,6 +213,132 @@ def _draw(
     return point
 
 
+# -- evaluation with a running error bound ------------------------------------------------------
+#
+# Why a bound and not a fixed relative tolerance: both sides are evaluated exactly enough (64
+# digits), but they need not be the same function to 64 digits. A spec's decimal constants (1e-5,
+# 0.1) are binary Floats of 53 bits, and the derivation combines such constants (coefficients of
+# Scale, -0.5 - 1 of a power's derivative) in 53-bit arithmetic, in another order than sympy.diff
+# does. Each such constant is off by up to 2**-53 of itself, and a network that subtracts nearly
+# equal terms (batch norm: Z - mean(Z), whose gradient sums to zero over the batch) turns that into
+# a relative error of 1e-15 or more in an entry: a fixed 1e-15 gave false FAILs. So each side is
+# evaluated with a first-order running error bound (Higham, "Accuracy and Stability of Numerical
+# Algorithms", 2nd ed., section 3.3): a Float of p bits is uncertain by 2**-p of itself, every
+# operation propagates its operands' bounds through its derivative and adds its own rounding at
+# WORKING_BITS. The bound is large exactly where the terms cancel (it grows with the sum of the
+# absolute values of the terms, not with the result), and tiny otherwise, so a wrong gradient, off
+# by 1e-6 or even 1e-12 of itself, is still caught. Rational constants and the random points are
+# exact, and a network without Floats is compared to about 60 digits.
+
+
+@dataclass(frozen=True)
+class Bounded:
+    """A value and a bound on its absolute error."""
+
+    value: mpmath.mpf
+    error: mpmath.mpf
+
+
+def _unary_derivative(fn: type[sympy.Function]) -> Callable[[mpmath.mpf], mpmath.mpf]:
+    """f′ evaluated at a number, from `sympy.diff` of the function itself."""
+    t = sympy.Symbol("t", real=True)
+    fprime = sympy.lambdify(t, sympy.diff(fn(t), t), modules="mpmath")
+    return lambda x: mpmath.mpf(fprime(x))
+
+
+class _BoundedEvaluator:
+    """Evaluates SymPy scalar expressions at one point, each result with its error bound."""
+
+    def __init__(self, point: Mapping[sympy.Symbol, sympy.Float]) -> None:
+        self.unit = mpmath.ldexp(1, 1 - WORKING_BITS)
+        self.point = {s: mpmath.mpf(v._mpf_) for s, v in point.items()}
+        self.memo: dict[int, Bounded] = {}
+        self.keep: list[sympy.Basic] = []  # memo keys are ids: keep their objects alive
+
+    def rounded(self, value: mpmath.mpf, error: mpmath.mpf) -> Bounded:
+        return Bounded(value, error + self.unit * abs(value))
+
+    def __call__(self, e: sympy.Basic) -> Bounded:
+        hit = self.memo.get(id(e))
+        if hit is None:
+            hit = self.memo[id(e)] = self.evaluate(e)
+            self.keep.append(e)
+        return hit
+
+    def evaluate(self, e: sympy.Basic) -> Bounded:
+        zero = mpmath.mpf(0)
+        if e.is_Symbol:
+            return Bounded(self.point[e], zero)
+        if e.is_Float:
+            v = mpmath.mpf(e._mpf_)
+            return Bounded(v, mpmath.ldexp(abs(v), -e._prec))  # it may itself be a rounding
+        if e.is_Rational:
+            return self.rounded(mpmath.mpf(e.p) / e.q, zero)
+        if e.is_Add:
+            terms = [self(a) for a in e.args]
+            return self.rounded(mpmath.fsum(t.value for t in terms), sum(t.error for t in terms))
+        if e.is_Mul:
+            factors = [self(a) for a in e.args]
+            value, error = mpmath.mpf(1), zero
+            for f in factors:  # d(uv) = u dv + v du, to first order
+                error = abs(value) * f.error + abs(f.value) * error
+                value *= f.value
+            return self.rounded(value, error)
+        if e.is_Pow:
+            return self.power(self(e.base), e.exp)
+        if isinstance(e, sympy.Piecewise):
+            for branch, cond in e.args:
+                if self.holds(cond):
+                    return self(branch)
+            raise ValueError(f"no branch of {e} holds")
+        if isinstance(e, sympy.Function) and len(e.args) == 1:
+            a = self(e.args[0])
+            if isinstance(e, sympy.exp):
+                value, slope = mpmath.exp(a.value), mpmath.exp(a.value)
+            elif isinstance(e, sympy.log):
+                value, slope = mpmath.log(a.value), 1 / a.value
+            elif isinstance(e, sympy.tanh):
+                value = mpmath.tanh(a.value)
+                slope = 1 - value**2
+            else:
+                value = mpmath.mpf(sympy.lambdify(sympy.Dummy(), e.func(sympy.Dummy()))(a.value))
+                slope = _unary_derivative(e.func)(a.value)
+            return self.rounded(value, abs(slope) * a.error)
+        raise NotImplementedError(f"no bounded evaluation for {type(e).__name__}")
+
+    def power(self, base: Bounded, exponent: sympy.Basic) -> Bounded:
+        b = base.value
+        if exponent.is_Integer:
+            p = int(exponent)
+            value = b**p
+            slope = p * b ** (p - 1) if p != 0 else mpmath.mpf(0)
+            return self.rounded(value, abs(slope) * base.error)
+        q = self(exponent)
+        if b <= 0:
+            raise ValueError(f"a non-integer power of {b} is not real")
+        value = b**q.value
+        error = abs(q.value * value / b) * base.error + abs(value * mpmath.log(b)) * q.error
+        return self.rounded(value, error)
+
+    def holds(self, cond: sympy.Basic) -> bool:
+        if cond is sympy.true:
+            return True
+        if cond is sympy.false:
+            return False
+        if isinstance(cond, sympy.core.relational.Relational):
+            lhs, rhs = self(cond.lhs).value, self(cond.rhs).value
+            return bool(
+                {">": lhs > rhs, ">=": lhs >= rhs, "<": lhs < rhs, "<=": lhs <= rhs}[cond.rel_op]
+            )
+        raise NotImplementedError(f"no bounded evaluation for the condition {cond}")
+
+
+def bounded_value(e: sympy.Basic, point: Mapping[sympy.Symbol, sympy.Float]) -> Bounded:
+    """The value of a scalar SymPy expression at a point, with a bound on its error."""
+    with mpmath.workprec(WORKING_BITS):
+        return _BoundedEvaluator(point)(e)
+
+
 def _compare(
     name: str,
     dims: dict[str, int],
@@ -219,17 +348,20 @@ def _compare(
     draws: Sequence[Mapping[sympy.Symbol, sympy.Float]],
 ) -> ElementwiseResult:
     entries = expected.rows * expected.cols
-    if exact:
+    floats = any(m.atoms(sympy.Float) for m in (expected, derived))
+    if exact and not floats:  # an identity of polynomials with exact coefficients
         diff = (expected - derived).applyfunc(sympy.expand)
         ok = all(d == 0 for d in diff)
         return ElementwiseResult(name, dims, entries, "exact", 0.0 if ok else 1.0, ok)
-    worst = 0.0
-    for point in draws:
-        for a, b in zip(expected, derived, strict=True):
-            va = complex(sympy.N(a.xreplace(point), DIGITS))
-            vb = complex(sympy.N(b.xreplace(point), DIGITS))
-            scale = max(abs(va), abs(vb), 1e-30)
-            worst = max(worst, abs(va - vb) / scale)
-    return ElementwiseResult(
-        name, dims, entries, f"numeric at {len(draws)} points", worst, worst <= RTOL
-    )
+    worst, ok = 0.0, True
+    with mpmath.workprec(WORKING_BITS):
+        for point in draws:
+            evaluate = _BoundedEvaluator(point)  # one per point: the two sides share subterms
+            for a, b in zip(expected, derived, strict=True):
+                va, vb = evaluate(a), evaluate(b)
+                gap = abs(va.value - vb.value)
+                ok = ok and gap <= SAFETY * (va.error + vb.error)
+                scale = max(abs(va.value), abs(vb.value))
+                worst = max(worst, float(gap / scale) if scale else 0.0)
+    method = f"numeric at {len(draws)} points, error-bounded"
+    return ElementwiseResult(name, dims, entries, method, worst, ok)

@@ -33,6 +33,7 @@ VAR_KEYS = {"shape", "role", "latex", "range"}
 MAX_EQUATION_CHARS = 2_000
 MAX_NESTING = 64
 MAX_DIM = 1_000_000
+RANGE_MIN, RANGE_MAX = 1e-150, 1e150  # see range_problem
 
 _IDENT = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,39}$")
 _GREEK = [
@@ -193,6 +194,27 @@ def default_latex(name: str) -> str:
     if len(name) == 1:
         return name
     return rf"\mathrm{{{name}}}"
+
+
+def range_problem(lo: float, hi: float) -> str | None:
+    """Why [lo, hi] cannot be a variable's range of random values, or None if it can.
+
+    Each end is 0 or has a magnitude in [RANGE_MIN, RANGE_MAX] = [1e-150, 1e150]: then the square,
+    the product of two values and the reciprocal of any nonzero end stay within float64's normal
+    numbers (about 2.2e-308 to 1.8e308), so a forward pass does not overflow or fall into
+    subnormals just because of the range. lo == hi makes the variable a constant (a ones-vector).
+    """
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        return "expected finite numbers"
+    if lo > hi:
+        return "expected low <= high (low == high for a constant)"
+    for end in (lo, hi):
+        if end != 0 and not RANGE_MIN <= abs(end) <= RANGE_MAX:
+            return (
+                f"each end must be 0 or between {RANGE_MIN:g} and {RANGE_MAX:g} in magnitude, "
+                f"so that squares and reciprocals stay within float64; got {end:g}"
+            )
+    return None
 
 
 def check_latex_name(text: str) -> str | None:
@@ -515,16 +537,18 @@ class _SpecReader:
     def _range(self, raw: Any, where: str) -> tuple[float, float] | None:
         if raw is None:
             return None
-        ok = (
+        numbers = (
             isinstance(raw, list)
             and len(raw) == 2
             and all(isinstance(v, int | float) and not isinstance(v, bool) for v in raw)
-            and all(math.isfinite(v) for v in raw)
-            and raw[0] < raw[1]
         )
-        if not ok:
-            raise self.fail(f"range is {raw!r}; expected [low, high] with low < high", where)
-        return (float(raw[0]), float(raw[1]))
+        if not numbers:
+            raise self.fail(f"range is {raw!r}; expected [low, high], two numbers", where)
+        lo, hi = float(raw[0]), float(raw[1])
+        why = range_problem(lo, hi)
+        if why:
+            raise self.fail(f"range is {raw!r}; {why}", where)
+        return (lo, hi)
 
     def _forward(
         self, raw: Any, dims: dict[str, int], variables: dict[str, Variable]

@@ -17,6 +17,8 @@ FUNCTIONS = ("sigmoid", "tanh", "relu", "leaky_relu", "exp", "log", "sqrt", "sum
 _TOP_KEYS = frozenset({"title", "description", "dims", "vars", "forward"})
 _VAR_KEYS = frozenset({"shape", "role", "latex", "range"})
 _FORWARD_KEYS = frozenset({"expr", "latex"})
+# Range ends: 0 or of a magnitude whose square and reciprocal stay normal float64 numbers.
+RANGE_MIN, RANGE_MAX = 1e-150, 1e150
 
 
 @dataclass(frozen=True)
@@ -121,14 +123,23 @@ class _Reader:
     def value_range(self, where: str, raw: object) -> tuple[float, float] | None:
         if raw is None:
             return None
-        if (
-            not isinstance(raw, list)
-            or len(raw) != 2
-            or not all(_is_number(v) and math.isfinite(v) for v in raw)
-            or not raw[0] < raw[1]
-        ):
-            raise self.fail(where, f"expected range = [lo, hi] with finite lo < hi, got {raw!r}")
-        return (float(raw[0]), float(raw[1]))
+        if not isinstance(raw, list) or len(raw) != 2 or not all(_is_number(v) for v in raw):
+            raise self.fail(where, f"expected range = [lo, hi], two numbers, got {raw!r}")
+        lo, hi = float(raw[0]), float(raw[1])
+        if not (math.isfinite(lo) and math.isfinite(hi)) or lo > hi:
+            raise self.fail(
+                where,
+                f"expected range = [lo, hi] with finite lo <= hi (lo == hi: a constant), "
+                f"got {raw!r}",
+            )
+        for end in (lo, hi):
+            if end != 0 and not RANGE_MIN <= abs(end) <= RANGE_MAX:
+                raise self.fail(
+                    where,
+                    f"expected each end of range to be 0 or between {RANGE_MIN:g} and "
+                    f"{RANGE_MAX:g} in magnitude, got {raw!r}",
+                )
+        return (lo, hi)
 
     def variables(self, doc: Mapping[str, Any], dims: Mapping[str, int]) -> list[VarSpec]:
         out: list[VarSpec] = []

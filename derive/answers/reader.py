@@ -1020,12 +1020,31 @@ def _exponent(tokens: list[Token]) -> sympy.Expr | None:
     sign = 1
     if toks and toks[0].is_sym("-"):
         sign, toks = -1, toks[1:]
+    value: sympy.Expr | None = None
     if len(toks) == 1 and toks[0].kind == "num" and len(toks[0].text) < 6:
         value = _decimal(toks[0].text)
-        if abs(value) > MAX_EXPONENT:
-            return None
-        return sign * value
-    return None
+    elif len(toks) == 3 and toks[1].is_sym("/") and all(
+        _small_natural(t) for t in (toks[0], toks[2])
+    ):  # 3/2
+        value = _fraction(toks[0].text, toks[2].text)
+    elif (
+        len(toks) == 7
+        and toks[0].is_cmd("frac", "tfrac", "dfrac")
+        and [t.text for t in (toks[1], toks[3], toks[4], toks[6])] == ["{", "}", "{", "}"]
+        and all(_small_natural(t) for t in (toks[2], toks[5]))
+    ):  # \frac{3}{2}
+        value = _fraction(toks[2].text, toks[5].text)
+    if value is None or abs(value) > MAX_EXPONENT:
+        return None
+    return sign * value
+
+
+def _small_natural(t: Token) -> bool:
+    return t.kind == "num" and t.text.isdigit() and len(t.text) < 4
+
+
+def _fraction(num: str, den: str) -> sympy.Expr | None:
+    return sympy.Rational(int(num), int(den)) if int(den) else None
 
 
 def _decimal(text: str) -> sympy.Rational:
