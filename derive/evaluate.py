@@ -7,6 +7,7 @@ but the way two expressions are compared at random dims and values.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -37,13 +38,81 @@ def size(dim: E.Dim, dims: Mapping[str, int]) -> int:
     return dim if isinstance(dim, int) else dims[dim]
 
 
-def evaluate(e: E.Expr, env: Mapping[str, Array], dims: Mapping[str, int]) -> Array:
-    """The value of e, with names from env and dims as numbers."""
+class _Numbers:
+    """How evaluate() makes and combines numbers: float64 arrays, or arrays of mpmath floats."""
+
+    dtype: type = np.float64
+
+    def constant(self, v: sympy.Expr) -> Any:
+        return float(v)
+
+    def filled(self, shape: tuple[int, int], value: Any) -> Array:
+        return np.full(shape, value, dtype=self.dtype)
+
+    def apply(self, fn: str, a: Array, param: Any) -> Array:
+        return _FUNCTIONS[fn](a, param)
+
+    def indicator(self, a: Array, relation: str) -> Array:
+        hit = a > 0 if relation == ">" else a <= 0
+        one, zero = self.constant(sympy.Integer(1)), self.constant(sympy.Integer(0))
+        out: Array = np.where(hit, one, zero)
+        return out
+
+
+class _Precise(_Numbers):
+    """mpmath floats at `digits` decimal digits, in object arrays: NumPy's + − × @ and sums
+    work on them unchanged; the elementwise functions are mpmath's own."""
+
+    dtype = object
+
+    def __init__(self, digits: int) -> None:
+        import mpmath
+
+        self.mp = mpmath.mp.clone()
+        self.mp.dps = digits
+        mp = self.mp
+        table: dict[str, Callable[[Any, Any], Any]] = {
+            "sigmoid": lambda x, p: 1 / (1 + mp.exp(-x)),
+            "tanh": lambda x, p: mp.tanh(x),
+            "relu": lambda x, p: x if x > 0 else mp.zero,
+            "leaky_relu": lambda x, p: x if x > 0 else p * x,
+            "exp": lambda x, p: mp.exp(x),
+            "log": lambda x, p: mp.log(x) if x > 0 else mp.nan,
+            "sqrt": lambda x, p: mp.sqrt(x) if x >= 0 else mp.nan,
+        }
+        self.table = table
+
+    def constant(self, v: sympy.Expr) -> Any:
+        if v.is_Rational:
+            return self.mp.mpf(int(v.p)) / int(v.q)
+        return self.mp.mpf(str(sympy.N(v, self.mp.dps + 5)))
+
+    def apply(self, fn: str, a: Array, param: Any) -> Array:
+        f = self.table[fn]
+        return np.frompyfunc(lambda x: f(x, param), 1, 1)(a)  # type: ignore[no-any-return]
+
+    def lift(self, a: Array) -> Array:
+        """A float64 array as exact mpmath values."""
+        return np.frompyfunc(self.mp.mpf, 1, 1)(a)  # type: ignore[no-any-return]
+
+
+FLOAT = _Numbers()
+
+
+def precise(digits: int = 40) -> _Precise:
+    """A number system for evaluate(): mpmath floats at `digits` significant digits."""
+    return _Precise(digits)
+
+
+def evaluate(
+    e: E.Expr, env: Mapping[str, Array], dims: Mapping[str, int], numbers: _Numbers = FLOAT
+) -> Array:
+    """The value of e, with names from env and dims as numbers (float64, or `precise()`)."""
     subs = {E.dim_symbol(d): n for d, n in dims.items()}
     memo: dict[int, Array] = {}
 
-    def num(v: sympy.Expr) -> float:
-        return float(v.xreplace(subs))
+    def num(v: sympy.Expr) -> Any:
+        return numbers.constant(v.xreplace(subs))
 
     def ev(n: E.Expr) -> Array:
         hit = memo.get(id(n))
@@ -51,17 +120,18 @@ def evaluate(e: E.Expr, env: Mapping[str, Array], dims: Mapping[str, int]) -> Ar
             return hit
         k = [ev(c) for c in n.children]
         shape = (size(n.shape[0], dims), size(n.shape[1], dims))
+        one, zero = num(sympy.Integer(1)), num(sympy.Integer(0))
         out: Array
         if isinstance(n, E.Var):
             out = env[n.name]
         elif isinstance(n, E.Const):
-            out = np.full((1, 1), num(n.value), dtype=np.float64)
+            out = numbers.filled((1, 1), num(n.value))
         elif isinstance(n, E.Ones):
-            out = np.ones(shape)
+            out = numbers.filled(shape, one)
         elif isinstance(n, E.Zero):
-            out = np.zeros(shape)
+            out = numbers.filled(shape, zero)
         elif isinstance(n, E.Add):
-            out = np.zeros(shape)
+            out = numbers.filled(shape, zero)
             for t in k:
                 out = out + t
         elif isinstance(n, E.Scale):
@@ -81,20 +151,22 @@ def evaluate(e: E.Expr, env: Mapping[str, Array], dims: Mapping[str, int]) -> Ar
         elif isinstance(n, E.Transpose):
             out = k[0].T
         elif isinstance(n, E.Apply):
-            param = num(n.param) if n.param is not None else 0.0
-            out = _FUNCTIONS[n.fn](k[0], param)
+            param = num(n.param) if n.param is not None else zero
+            out = numbers.apply(n.fn, k[0], param)
         elif isinstance(n, E.Indicator):
-            out = (k[0] > 0).astype(float) if n.relation == ">" else (k[0] <= 0).astype(float)
+            out = numbers.indicator(k[0], n.relation)
         elif isinstance(n, E.SumAll):
-            out = np.full((1, 1), np.sum(k[0]), dtype=np.float64)
+            out = numbers.filled((1, 1), np.sum(k[0]))
         elif isinstance(n, E.Mean):
-            out = np.full((1, 1), np.mean(k[0]), dtype=np.float64)
+            out = numbers.filled((1, 1), np.sum(k[0]) / k[0].size)
         elif isinstance(n, E.Identity):
-            out = np.eye(shape[0])
+            out = numbers.filled(shape, zero)
+            for i in range(shape[0]):
+                out[i, i] = one
         elif isinstance(n, E.Diag):
             out = np.diag(k[0][:, 0])
         elif isinstance(n, E.Trace):
-            out = np.full((1, 1), np.trace(k[0]), dtype=np.float64)
+            out = numbers.filled((1, 1), np.trace(k[0]))
         elif isinstance(n, E.GradRef):
             raise KeyError(f"the gradient of {n.name} has no value here")
         else:

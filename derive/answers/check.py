@@ -21,7 +21,11 @@ import numpy as np
 from derive import expr as E
 from derive.answers import diagnosis as D
 from derive.answers.equivalence import (
+    PRECISE_DIGITS,
+    RTOL,
+    TooFewPoints,
     agrees,
+    agrees_precisely,
     constant_ratio,
     dims_ratio,
     draw_points,
@@ -161,13 +165,39 @@ def _judge(
         return
     # guard the spec's kinks and the gradient's; an answer may put an indicator exactly on a
     # kink that cannot move (1[H > 0] with H = ReLU(Z) is 0 wherever Z < 0, as it should be)
-    points = draw_points(spec, n, seed, guard=[expected])
+    try:
+        points = draw_points(spec, n, seed, guard=[expected])
+    except TooFewPoints as exc:
+        result.verdict = ERROR
+        result.method = "too few finite points"
+        result.diagnosis = f"cannot check: {exc}"
+        return
     want = values_at(expected, points)
     have = values_at(got, points)
     diff = first_difference(have, want)
-    if diff is None:
+    if diff is None and agrees_precisely(spec, got, expected, points[0]):
         result.verdict = CORRECT
-        result.method = f"equal at {n} random draws of the dims and of every value"
+        result.method = (
+            f"equal at {n} random draws of the dims and of every value, and to "
+            f"{PRECISE_DIGITS} digits at the first"
+        )
+        return
+    if diff is None:
+        d = points[0]
+        result.counterexample = {
+            "seed": seed,
+            "draw": 0,
+            "dims": d.dims,
+            "values": {k: _rounded(v) for k, v in d.env.items() if k in spec.variables},
+            "expected": _rounded(want[0]),
+            "answer": _rounded(have[0]),
+        }
+        result.method = f"differs at {PRECISE_DIGITS} digits at draw 0"
+        result.diagnosis = (
+            "your answer differs from the gradient by a small amount (less than "
+            f"{RTOL:g} relative, within a float64 tolerance, but there at {PRECISE_DIGITS} "
+            "digits): a small extra or missing term"
+        )
         return
     d = points[diff]
     result.counterexample = {
