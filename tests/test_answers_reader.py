@@ -6,6 +6,7 @@ import pytest
 
 import derive
 from derive.answers.check import CORRECT, INCORRECT, INVALID, grade
+from derive.errors import AnswerError
 from tests.conftest import EXAMPLES
 
 NETS = {name: derive.load(EXAMPLES / f"{name}.toml") for name in (
@@ -113,3 +114,14 @@ def test_transposed_gradient_is_incorrect_and_said_so() -> None:
 def test_the_parsed_answer_is_printed_back() -> None:
     result = grade(NETS["seed_example2"].derivation, "z", r"2 W_2^T(\hat y-y)")
     assert result.parsed == r"2 (W^{(2)})^{T} (\hat{y} - y)"
+
+
+def test_unicode_is_rewritten_to_latex_and_errors_point_into_the_typed_text() -> None:
+    from derive.answers.lexer import to_latex, tokenize
+
+    assert to_latex("2(ŷ−y)zᵀ")[0] == r"2(\hat{y}-y)z^{T}"
+    assert to_latex("h² ⊙ σ")[0] == r"h^{2} \odot  \sigma "
+    assert to_latex("y\u0302")[0] == r"\hat{y}"
+    with pytest.raises(AnswerError) as err:
+        tokenize("ŷ ⊙ 中")
+    assert err.value.position == 4
