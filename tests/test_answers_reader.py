@@ -125,3 +125,23 @@ def test_unicode_is_rewritten_to_latex_and_errors_point_into_the_typed_text() ->
     with pytest.raises(AnswerError) as err:
         tokenize("ŷ ⊙ 中")
     assert err.value.position == 4
+
+
+@pytest.mark.parametrize(
+    ("spec", "wrt", "latex", "warned"),
+    [
+        ("least_squares", "x", "2A'(Ax-b)", "prime"),
+        ("quadratic_form", "A", "x x'", "prime"),
+        (
+            "sigmoid_layer",
+            "b",
+            r"2(h-t) \odot \frac{e^{-(Wz+b)}}{(1+e^{-(Wz+b)})^2}",
+            "elementwise",
+        ),
+    ],
+)
+def test_a_chosen_reading_is_said_in_warnings(spec: str, wrt: str, latex: str, warned: str) -> None:
+    result = grade(derive.load(EXAMPLES / f"{spec}.toml").derivation, wrt, latex)
+    assert result.verdict == CORRECT
+    assert any(warned in w for w in result.warnings), result.warnings
+    assert "^{T}" in (result.parsed or "") or r"\circ" in (result.parsed or "")

@@ -32,7 +32,8 @@ from derive.spec import fmt_shape
 MAX_CHARS = 20_000
 MAX_DEPTH = 150
 MAX_EXPONENT = 64
-TRANSPOSE_MARKS = {"T", "top", "intercal", "mathsf{T}", "mathrm{T}", "t", "tr"}
+TRANSPOSE_MARKS = {"T", "top", "intercal", "mathsf{T}", "mathrm{T}", "mathsfT", "mathrmT", "t",
+                   "tr", "mathsf{t}", "mathrm{t}", "mathsft", "mathrmt"}  # fmt: skip
 FUNCTION_CMDS = {"sigma": "sigmoid", "tanh": "tanh", "exp": "exp", "log": "log", "ln": "log"}
 OPERATOR_NAMES = {
     "relu": "relu", "ReLU": "relu", "RELU": "relu", "ReLu": "relu",
@@ -118,7 +119,10 @@ class Reader:
         parts = _split_top_level(tokens, "=")
         warnings: list[str] = []
         lhs_wrt = None
-        if len(parts) > 1:
+        slash = _slash_derivative(parts[0]) if len(parts) > 1 else None
+        if slash is not None:  # \partial J/\partial W = ... or dJ/dW = ...
+            lhs_wrt = _Parser(self, parts[0], warnings).name_in(slash, parts[0][0])
+        elif len(parts) > 1:
             lhs = _Parser(self, parts[0], warnings).whole()
             if not isinstance(lhs, _Derivative):
                 raise AnswerError(
@@ -150,6 +154,25 @@ def _split_top_level(tokens: list[Token], sym: str) -> list[list[Token]]:
             raise AnswerError(f"an empty side of '{sym}'", end.pos)
         p.append(Token("end", "", p[-1].pos + len(p[-1].text)))
     return parts
+
+
+def _slash_derivative(lhs: list[Token]) -> list[Token] | None:
+    """The variable's tokens in an inline derivative (\\partial J/\\partial W, dJ/dW), or None."""
+    body = lhs[:-1]
+    slashes = [k for k, t in enumerate(body) if t.is_sym("/")]
+    if len(slashes) != 1:
+        return None
+    num, den = body[: slashes[0]], body[slashes[0] + 1 :]
+    if not num or not den:
+        return None
+    if num[0].is_cmd("partial") and den[0].is_cmd("partial") and len(den) > 1:
+        return den[1:]
+    d_word = num[0].kind == "word" and num[0].text.startswith("d") and len(num[0].text) > 1
+    if d_word and den[0].kind == "word" and den[0].text.startswith("d"):
+        if len(den[0].text) > 1:
+            return [Token("word", den[0].text[1:], den[0].pos + 1), *den[1:]]
+        return den[1:] or None
+    return None
 
 
 def _resolve_alone(item: Item, reader: Reader) -> E.Expr:
@@ -344,8 +367,16 @@ class _Parser:
             hat = self.next()
             sup = self.group_tokens()
             item = self.apply_superscript(item, sup, hat)
-        if self.peek().is_sym("'"):
-            raise self.fail("a prime here does not follow a function")
+        while self.peek().is_sym("'"):
+            if not isinstance(item, E.Expr) or item.is_scalar:
+                raise self.fail("a prime here does not follow a function")
+            self.next()
+            note = (
+                "read a prime on a matrix or vector as its transpose (on a function, a derivative)"
+            )
+            if note not in self.warnings:
+                self.warnings.append(note)
+            item = E.transpose(item)
         self.depth -= 1
         return item
 
@@ -466,6 +497,15 @@ class _Parser:
             return reader.spec.var(t.text)
         key, start, prime = self.symbol_key()
         if prime:
+            var = reader.names.lookup(key)
+            if var is not None and not reader.spec.var(var).is_scalar:
+                # a prime on a matrix or vector of the spec is its transpose (MATLAB's A')
+                shown = reader.spec.latex_of(var)
+                self.warnings.append(
+                    f"read {shown}' as the transpose {shown}^T (a prime on a matrix or vector); "
+                    "a prime on a function is its derivative"
+                )
+                return E.transpose(reader.spec.var(var))
             return self.function_call("prime-of-" + key.base, start, prime=True)
         name = reader.names.lookup(key)
         if name is not None:
@@ -534,6 +574,8 @@ class _Parser:
             if t.is_sym("_"):
                 self.next()
                 index = _index_text(self.group_tokens()) or index
+            elif t.is_sym("^") and self.transpose_before_subscript():
+                continue
             elif t.is_sym("^"):
                 sup = self.peek(1)
                 # only (k), [k], (k)T and primes belong to the name; T and powers are postfix
@@ -566,6 +608,27 @@ class _Parser:
             else:
                 break
         return Key(base, index, accent), start, prime
+
+    def transpose_before_subscript(self) -> bool:
+        """W^T_2 or W^{\\top}_{2}: move the subscript ahead of the transpose, as W_2^T."""
+        save, tokens = self.i, list(self.tokens)
+        try:
+            hat = self.next()
+            sup = self.group_tokens()
+            if _joined(sup) in TRANSPOSE_MARKS and self.peek().is_sym("_"):
+                under = self.next()
+                sub = self.group_tokens()
+                self.tokens[save : self.i] = [
+                    under, Token("sym", "{", under.pos), *sub, Token("sym", "}", under.pos),
+                    hat, Token("sym", "{", hat.pos), *sup, Token("sym", "}", hat.pos),
+                ]  # fmt: skip
+                self.i = save
+                return True
+        except AnswerError:
+            pass
+        self.i = save
+        self.tokens[:] = tokens
+        return False
 
     def named_superscript(self, key: Key) -> str | None:
         """The spec name whose own latex carries the superscript ahead (\\sigma^{2}), if any."""
@@ -882,6 +945,12 @@ class _Parser:
         bottom = self.as_expr(
             _Parser(self.reader, [*den, Token("end", "", t.pos)], self.warnings).whole()
         )
+        if not bottom.is_scalar and bottom.shape == top.shape:
+            note = (f"read the division of two {fmt_shape(top.shape)} arrays as elementwise "
+                    "(numerator ⊙ denominator^{∘−1})")  # fmt: skip
+            if note not in self.warnings:
+                self.warnings.append(note)
+            return E.hadamard(top, E.power(bottom, -1))
         if not bottom.is_scalar:
             raise self.fail(
                 f"the denominator has shape {fmt_shape(bottom.shape)}; only scalars divide", t
@@ -1011,7 +1080,12 @@ def _index_text(tokens: list[Token]) -> str:
 def _layer_index(tokens: list[Token]) -> tuple[str | None, list[Token]]:
     """(k) or [k] at the start of a superscript, and what follows it (a transpose mark)."""
     if len(tokens) >= 3 and tokens[0].is_sym("(", "[") and tokens[2].is_sym(")", "]"):
-        return tokens[1].text, tokens[3:]
+        rest = tokens[3:]
+        if rest and rest[0].is_sym("^"):  # W^{(2)^T}: the transpose written as a superscript
+            rest = rest[1:]
+            if len(rest) > 2 and rest[0].is_sym("{") and rest[-1].is_sym("}"):
+                rest = rest[1:-1]
+        return tokens[1].text, rest
     return None, tokens
 
 
