@@ -34,12 +34,15 @@ MAX_DEPTH = 150
 MAX_EXPONENT = 64
 TRANSPOSE_MARKS = {"T", "top", "intercal", "mathsf{T}", "mathrm{T}", "mathsfT", "mathrmT", "t",
                    "tr", "mathsf{t}", "mathrm{t}", "mathsft", "mathrmt"}  # fmt: skip
-FUNCTION_CMDS = {"sigma": "sigmoid", "tanh": "tanh", "exp": "exp", "log": "log", "ln": "log"}
+FUNCTION_CMDS = {"sigma": "sigmoid", "tanh": "tanh", "exp": "exp", "log": "log", "ln": "log",
+                 "cosh": "cosh", "sinh": "sinh", "sech": "sech"}  # fmt: skip
+# hyperbolic functions that are no activation, read through exp: (e^u + e^-u) / 2, ...
+HYPERBOLIC = {"cosh": (1, 1, False), "sinh": (1, -1, False), "sech": (1, 1, True)}
 OPERATOR_NAMES = {
     "relu": "relu", "ReLU": "relu", "RELU": "relu", "ReLu": "relu",
     "leakyrelu": "leaky_relu", "LeakyReLU": "leaky_relu", "LReLU": "leaky_relu",
     "sigmoid": "sigmoid", "sigm": "sigmoid", "tanh": "tanh", "exp": "exp", "log": "log",
-    "sqrt": "sqrt",
+    "sqrt": "sqrt", "cosh": "cosh", "sinh": "sinh", "sech": "sech",
 }  # fmt: skip
 
 
@@ -337,7 +340,9 @@ class _Parser:
         items.append((self.unary(), start))
         while True:
             t = self.peek()
-            if t.is_cmd("cdot", "times") or t.is_sym("*"):
+            if t.is_sym("*"):
+                return self.star_product(items, self.next())
+            if t.is_cmd("cdot", "times"):
                 self.next()
                 t = self.peek()
             elif not self.starts_factor(t):
@@ -348,6 +353,50 @@ class _Parser:
         if len(items) == 1:
             return items[0][0]
         return self.build_product(items)
+
+    def column_sum(self) -> E.Expr:
+        """\\sum_i M or \\sum_{i=1}^{B} M over a matrix's columns: the row sum M 1_B."""
+        t = self.next()
+        if self.peek().is_sym("_"):
+            self.next()
+            self.group_tokens()
+        if self.peek().is_sym("^"):
+            self.next()
+            self.group_tokens()
+        body = self.as_expr(self.product())
+        if body.is_scalar:
+            raise self.fail(r"a sum of scalars over an index is not understood", t)
+        cols = body.shape[1]
+        if cols == 1:
+            raise self.fail(
+                r"\sum over a column's entries is ambiguous here", t, r"write \mathbf{1}^T v"
+            )
+        self.warnings.append(
+            f"read \\sum over the columns of a {fmt_shape(body.shape)} array as its row sum "
+            f"(times \\mathbf{{1}}_{{{cols}}})"
+        )
+        return E.matmul(body, E.Ones((cols, 1)))
+
+    def star_product(self, items: list[tuple[Item, Token]], star: Token) -> Item:
+        """a * b: elementwise (⊙) when both sides have one non-scalar shape, else a product."""
+        left = items[0][0] if len(items) == 1 else self.build_product(items)
+        right = self.product()
+        if (
+            isinstance(left, E.Expr)
+            and isinstance(right, E.Expr)
+            and not left.is_scalar
+            and left.shape == right.shape
+        ):
+            note = f"read * between two {fmt_shape(left.shape)} arrays as the elementwise product ⊙"
+            if note not in self.warnings:
+                self.warnings.append(note)
+            return E.hadamard(left, right)
+        left_array = isinstance(left, E.Expr) and not left.is_scalar
+        if left_array and isinstance(right, E.Expr) and not right.is_scalar:
+            note = "read * between arrays of different shapes as the matrix product"
+            if note not in self.warnings:
+                self.warnings.append(note)
+        return self.build_product([(left, items[0][1]), (right, star)])
 
     def closing_bar_ahead(self) -> bool:
         return getattr(self, "_in_abs", 0) > 0
@@ -700,6 +749,8 @@ class _Parser:
             return self.function_call(FUNCTION_CMDS[name], t)
         if name == "max":
             return self.maximum()
+        if name == "sum":
+            return self.column_sum()
         if name in ("operatorname", "mathrm", "text", "mathsf", "operatorname*"):
             word = _joined(self.peek_group(1))
             if word in OPERATOR_NAMES or word in ("diag", "tr", "trace", "sum", "step"):
@@ -724,7 +775,8 @@ class _Parser:
                 if word == "step":
                     return E.Indicator(self.call_argument(), ">")
                 return self.function_call(OPERATOR_NAMES[word], t)
-        if name in ("mathbb", "mathbf", "boldsymbol", "bm") and _joined(self.peek_group(1)) in (
+        ones_cmd = name in ("mathbb", "mathbf", "boldsymbol", "bm", "vec")
+        if ones_cmd and _joined(self.peek_group(1)) in (
             "1",
             "I",
         ):
@@ -806,7 +858,27 @@ class _Parser:
             self.next()
             self.group_tokens()
             prime = True
+        power = None
+        if not prime and self.peek().is_sym("^"):
+            power = _exponent(self.peek_group(1))
+            if power is not None:  # \tanh^2(z) is tanh(z) squared, as on the page
+                self.next()
+                self.group_tokens()
         arg = self.call_argument()
+        if power is not None:
+            value = self.as_expr(self.function_value(fn, arg, at, prime))
+            note = f"read {fn}^{power}(u) as the power of the value, ({fn}(u))^{power}"
+            if note not in self.warnings:
+                self.warnings.append(note)
+            return E.power(value, power)
+        return self.function_value(fn, arg, at, prime)
+
+    def function_value(self, fn: str, arg: E.Expr, at: Token, prime: bool) -> Item:
+        if fn in HYPERBOLIC and not prime:
+            a, b, inverse = HYPERBOLIC[fn]
+            both = E.add(E.Apply("exp", arg), E.scale(b, E.Apply("exp", E.neg(arg))))
+            half = E.scale(sympy.Rational(a, 2), both)
+            return E.power(half, -1) if inverse else half
         if fn.startswith("prime-of-"):
             fn = self.activation_of(arg, at)
         if fn not in ACTIVATIONS:
@@ -865,7 +937,9 @@ class _Parser:
         if nxt.is_sym("[", "(") or nxt.is_cmd("{") or nxt.is_sym("_"):
             return self.indicator(t)
         if t.text == "mathbb":
-            raise self.fail(r"\mathbb{1} needs a condition, as in \mathbb{1}[z > 0]", t)
+            note = r"read \mathbb{1} without a condition as a vector of ones"
+            if note not in self.warnings:
+                self.warnings.append(note)
         return _OnesVector(t.pos)
 
     def ones_length(self) -> E.Dim | None:
@@ -945,6 +1019,11 @@ class _Parser:
         bottom = self.as_expr(
             _Parser(self.reader, [*den, Token("end", "", t.pos)], self.warnings).whole()
         )
+        if not bottom.is_scalar and top.is_scalar:
+            note = f"read a scalar over a {fmt_shape(bottom.shape)} array as elementwise inverses"
+            if note not in self.warnings:
+                self.warnings.append(note)
+            return E.smul(top, E.power(bottom, -1))
         if not bottom.is_scalar and bottom.shape == top.shape:
             note = (f"read the division of two {fmt_shape(top.shape)} arrays as elementwise "
                     "(numerator ⊙ denominator^{∘−1})")  # fmt: skip
