@@ -145,3 +145,25 @@ def test_a_chosen_reading_is_said_in_warnings(spec: str, wrt: str, latex: str, w
     assert result.verdict == CORRECT
     assert any(warned in w for w in result.warnings), result.warnings
     assert "^{T}" in (result.parsed or "") or r"\circ" in (result.parsed or "")
+
+
+def test_spec_aliases_name_a_gradient_and_are_validated() -> None:
+    import tomllib
+
+    from derive.errors import SpecError
+
+    data = tomllib.loads((EXAMPLES / "relu_residual.toml").read_text(encoding="utf-8"))
+    data["aliases"] = {"delta": "dL/da", "g": "dL/dh"}
+    deriv = derive.network(data).derivation
+    assert grade(deriv, "W1", r"\delta x^T").verdict == CORRECT
+    assert grade(deriv, "W2", r"g r^T").verdict == CORRECT
+    assert grade(deriv, "W2", r"g r").verdict == INVALID
+    for bad, message in [
+        ({"a": "dL/da"}, "already a name"),
+        ({"d1": "dJ/da"}, "of the loss 'L'"),
+        ({"d1": "dL/dq"}, "unknown name 'q'"),
+        ({"d1": "a"}, "expected a gradient"),
+    ]:
+        data["aliases"] = bad
+        with pytest.raises(SpecError, match=message):
+            derive.network(data).spec  # noqa: B018

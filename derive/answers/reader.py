@@ -559,6 +559,9 @@ class _Parser:
         name = reader.names.lookup(key)
         if name is not None:
             return reader.spec.var(name)
+        delta = self.error_term(key, start)
+        if delta is not None:
+            return delta
         if not key.index and not key.accent:
             special = self.special_letter(key.base, start)
             if special is not None:
@@ -800,11 +803,49 @@ class _Parser:
         applied = nxt.is_sym("(", "'") or (nxt.is_sym("^") and self.peek(2).is_sym("{"))
         return not applied and self.r.names.lookup(Key("sigma")) is not None
 
+    def error_term(self, key: Key, start: Token) -> _Derivative | None:
+        """A gradient's alias from the spec's [aliases], or the textbook's δ^{(l)} (δ_l):
+        ∂J/∂ the named pre-activation of layer l; None if neither."""
+        spec = self.r.spec
+        for alias, target in spec.aliases.items():
+            if key_of_ascii(alias) == key or (alias == key.base and not key.index):
+                return self.gradient_read_as(key, target, start)
+        if key.base != "delta" or key.accent or key.sup:
+            return None
+        inputs = {
+            child.name
+            for eq in spec.equations
+            for node in E.walk_nodes(eq.expr)
+            if isinstance(node, E.Apply)
+            for child in node.children
+            if isinstance(child, E.Var)
+        }
+        layers = {
+            name
+            for k, name in self.r.names.by_key.items()
+            if name in inputs and k.index == key.index and not k.accent
+        }
+        if len(layers) != 1:
+            return None
+        (name,) = layers
+        return self.gradient_read_as(key, name, start)
+
+    def gradient_read_as(self, key: Key, name: str, start: Token) -> _Derivative:
+        spec = self.r.spec
+        loss, var = spec.latex_of(spec.loss), spec.latex_of(name)
+        note = f"read {key.show()} as the gradient \\frac{{\\partial {loss}}}{{\\partial {var}}}"
+        if note not in self.warnings:
+            self.warnings.append(note)
+        return _Derivative(name, start.pos)
+
     def word_like(self) -> Item:
         key, start, prime = self.symbol_key()
         if prime:
             raise self.fail(f"{key.show()}' is not a function", start)
         name = self.r.names.lookup(key)
+        delta = self.error_term(key, start) if name is None else None
+        if delta is not None:
+            return delta
         if name is None:
             closest = self.r.names.closest(key)
             hint = f"did you mean {closest}?" if closest else f"names: {self.r.names.suggestions()}"
