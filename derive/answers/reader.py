@@ -1132,6 +1132,15 @@ class _Parser:
             assert isinstance(item, E.Expr)
             if resolved:
                 left, _ = resolved[-1]
+                run = [e for e, _ in resolved]
+                if left.shape[1] != item.shape[0] and run[0].shape[0] == 1 and left.shape[1] == 1:
+                    # 2 x^T v W^T: the 1x1 product x^T v so far is a scalar, as a human reads it
+                    one_by_one = E.matmul(*run) if len(run) > 1 else run[0]
+                    scalars.append(one_by_one)
+                    note = f"read the 1x1 product before character {tok.pos + 1} as a scalar"
+                    self.warnings.append(note)
+                    resolved = [(item, tok)]
+                    continue
                 if left.shape[1] != item.shape[0]:
                     resolved[-1] = (self.mismatch(left, item, tok), tok)
                     continue
