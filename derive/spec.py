@@ -28,7 +28,9 @@ from derive.limits import DEFAULT, Limits, read_bounded, toml_depth
 ROLES = ("input", "target", "param")
 REDUCTIONS = ("sum", "mean")
 FUNCTIONS = (*ACTIVATIONS, *REDUCTIONS)
-TOP_LEVEL_KEYS = {"title", "description", "dims", "vars", "forward"}
+TOP_LEVEL_KEYS = {"title", "description", "dims", "vars", "forward", "aliases"}
+# [aliases]: a name the notes use for a gradient, as `delta2 = "dL/da2"` (the loss over a name)
+ALIAS_FORM = re.compile(r"d([A-Za-z_][A-Za-z0-9_]*)\s*/\s*d([A-Za-z_][A-Za-z0-9_]*)")
 VAR_KEYS = {"shape", "role", "latex", "range"}
 MAX_EQUATION_CHARS = 2_000
 MAX_NESTING = 64
@@ -128,6 +130,8 @@ class Spec:
     variables: dict[str, Variable]
     equations: tuple[Equation, ...]
     warnings: tuple[str, ...] = field(default=())
+    # alias -> the name whose gradient it stands for (delta2 -> a2, from `delta2 = "dJ/da2"`)
+    aliases: dict[str, str] = field(default_factory=dict)
 
     @property
     def loss(self) -> str:
@@ -423,6 +427,7 @@ class _SpecReader:
         variables = self._vars(data.get("vars"), dims)
         equations = self._forward(data.get("forward"), dims, variables)
         self._check_usage(variables, equations)
+        aliases = self._aliases(data.get("aliases", {}), variables, equations)
         return Spec(
             title=title or Path(self.source).stem,
             description=description,
@@ -431,7 +436,34 @@ class _SpecReader:
             variables=variables,
             equations=tuple(equations),
             warnings=tuple(self.warnings),
+            aliases=aliases,
         )
+
+    def _aliases(
+        self, table: Any, variables: Mapping[str, Any], equations: list[Equation]
+    ) -> dict[str, str]:
+        if not isinstance(table, Mapping):
+            raise self.fail(f"[aliases] must be a table, got {type(table).__name__}")
+        loss = equations[-1].name
+        names = set(variables) | {eq.name for eq in equations}
+        out: dict[str, str] = {}
+        for alias, target in table.items():
+            where = f"aliases.{alias}"
+            self._name(alias, "an alias")
+            if alias in names:
+                raise self.fail(f"the alias {alias!r} is already a name of the spec", where)
+            m = ALIAS_FORM.fullmatch(target.strip()) if isinstance(target, str) else None
+            if m is None:
+                raise self.fail(
+                    f"expected a gradient as \"d{loss}/dNAME\", got {target!r}", where
+                )
+            if m.group(1) != loss:
+                got = m.group(1)
+                raise self.fail(f"the gradient must be of the loss {loss!r}, got {got!r}", where)
+            if m.group(2) not in names or m.group(2) == loss:
+                raise self.fail(f"unknown name {m.group(2)!r} in the alias", where)
+            out[alias] = m.group(2)
+        return out
 
     def _text(self, value: Any, key: str) -> str:
         if not isinstance(value, str):

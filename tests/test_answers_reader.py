@@ -6,6 +6,7 @@ import pytest
 
 import derive
 from derive.answers.check import CORRECT, INCORRECT, INVALID, grade
+from derive.errors import AnswerError
 from tests.conftest import EXAMPLES
 
 NETS = {name: derive.load(EXAMPLES / f"{name}.toml") for name in (
@@ -113,3 +114,56 @@ def test_transposed_gradient_is_incorrect_and_said_so() -> None:
 def test_the_parsed_answer_is_printed_back() -> None:
     result = grade(NETS["seed_example2"].derivation, "z", r"2 W_2^T(\hat y-y)")
     assert result.parsed == r"2 (W^{(2)})^{T} (\hat{y} - y)"
+
+
+def test_unicode_is_rewritten_to_latex_and_errors_point_into_the_typed_text() -> None:
+    from derive.answers.lexer import to_latex, tokenize
+
+    assert to_latex("2(ŷ−y)zᵀ")[0] == r"2(\hat{y}-y)z^{T}"
+    assert to_latex("h² ⊙ σ")[0] == r"h^{2} \odot  \sigma "
+    assert to_latex("y\u0302")[0] == r"\hat{y}"
+    with pytest.raises(AnswerError) as err:
+        tokenize("ŷ ⊙ 中")
+    assert err.value.position == 4
+
+
+@pytest.mark.parametrize(
+    ("spec", "wrt", "latex", "warned"),
+    [
+        ("least_squares", "x", "2A'(Ax-b)", "prime"),
+        ("quadratic_form", "A", "x x'", "prime"),
+        (
+            "sigmoid_layer",
+            "b",
+            r"2(h-t) \odot \frac{e^{-(Wz+b)}}{(1+e^{-(Wz+b)})^2}",
+            "elementwise",
+        ),
+    ],
+)
+def test_a_chosen_reading_is_said_in_warnings(spec: str, wrt: str, latex: str, warned: str) -> None:
+    result = grade(derive.load(EXAMPLES / f"{spec}.toml").derivation, wrt, latex)
+    assert result.verdict == CORRECT
+    assert any(warned in w for w in result.warnings), result.warnings
+    assert "^{T}" in (result.parsed or "") or r"\circ" in (result.parsed or "")
+
+
+def test_spec_aliases_name_a_gradient_and_are_validated() -> None:
+    import tomllib
+
+    from derive.errors import SpecError
+
+    data = tomllib.loads((EXAMPLES / "relu_residual.toml").read_text(encoding="utf-8"))
+    data["aliases"] = {"delta": "dL/da", "g": "dL/dh"}
+    deriv = derive.network(data).derivation
+    assert grade(deriv, "W1", r"\delta x^T").verdict == CORRECT
+    assert grade(deriv, "W2", r"g r^T").verdict == CORRECT
+    assert grade(deriv, "W2", r"g r").verdict == INVALID
+    for bad, message in [
+        ({"a": "dL/da"}, "already a name"),
+        ({"d1": "dJ/da"}, "of the loss 'L'"),
+        ({"d1": "dL/dq"}, "unknown name 'q'"),
+        ({"d1": "a"}, "expected a gradient"),
+    ]:
+        data["aliases"] = bad
+        with pytest.raises(SpecError, match=message):
+            derive.network(data).spec  # noqa: B018

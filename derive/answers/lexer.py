@@ -1,11 +1,14 @@
 """Tokens of a LaTeX math answer: commands, words, numbers and single symbols, with positions.
 
 Spacing and sizing commands (`\\,`, `\\quad`, `\\left`, `\\right`, `\\big`, ...) are dropped
-here, so the parser sees `\\left( x \\right)` as `( x )`.
+here, so the parser sees `\\left( x \\right)` as `( x )`. Unicode math (as typed on a phone or
+copied from a PDF: `ŷ`, `Wᵀ`, `⊙`, `−`, `σ`, `x²`) is first rewritten to LaTeX by one table,
+`UNICODE_LATEX`; positions in errors still point into the text as typed.
 """
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 
 from derive.errors import AnswerError
@@ -17,6 +20,64 @@ SKIPPED = {
     "bigl", "bigr", "Bigl", "Bigr", "biggl", "biggr", "Biggl", "Biggr", "displaystyle",
     "textstyle", "limits", "nolimits", "middle",
 }  # fmt: skip
+
+
+_SUPERSCRIPTS = dict(zip("⁰¹²³⁴⁵⁶⁷⁸⁹⁻⁺", "0123456789-+", strict=True))
+_SUBSCRIPTS = dict(zip("₀₁₂₃₄₅₆₇₈₉", "0123456789", strict=True))
+_GREEK_LETTERS = "alpha beta gamma delta epsilon zeta eta theta iota kappa lamda mu nu xi pi rho sigma tau upsilon phi chi psi omega"  # noqa: E501
+
+# Unicode math -> LaTeX, applied before compatibility normalisation (which would turn ᵀ into a
+# plain T and ² into a plain 2). Greek letters come from their Unicode names.
+UNICODE_LATEX: dict[str, str] = {
+    "ᵀ": "^{T}", "⊤": "^{T}", "⊙": r"\odot ", "∘": r"\circ ", "⚬": r"\circ ",
+    "−": "-", "–": "-", "·": r"\cdot ", "⋅": r"\cdot ", "×": r"\times ", "√": r"\sqrt ",
+    "ℓ": r"\ell ", "∂": r"\partial ", "∇": r"\nabla ", "∑": r"\sum ", "′": "'", "″": "''",
+    "𝟙": r"\mathbb{1}", "⊗": r"\otimes ", "ε": r"\epsilon ", "ϵ": r"\epsilon ", "ϕ": r"\phi ",
+    "λ": r"\lambda ", "Λ": r"\Lambda ",
+    **{c: f"^{{{d}}}" for c, d in _SUPERSCRIPTS.items()},
+    **{c: f"_{{{d}}}" for c, d in _SUBSCRIPTS.items()},
+    **{
+        unicodedata.lookup(f"GREEK {case} LETTER {name.upper()}"): "\\"
+        + (name if case == "SMALL" else name.capitalize()).replace("lamda", "lambda")
+        + " "
+        for name in _GREEK_LETTERS.split()
+        for case in ("SMALL", "CAPITAL")
+    },
+}  # fmt: skip
+# combining accents (ŷ is y + U+0302 once decomposed)
+COMBINING_ACCENTS = {"\u0302": "hat", "\u0304": "bar", "\u0305": "bar", "\u0303": "tilde",
+                     "\u0307": "dot", "\u20d7": "vec"}  # fmt: skip
+
+
+def to_latex(text: str) -> tuple[str, list[int]]:
+    """Unicode math rewritten to LaTeX, with each output character's position in the input."""
+    if text.isascii():
+        return text, list(range(len(text) + 1))
+    out: list[str] = []
+    origin: list[int] = []
+    for i, ch in enumerate(unicodedata.normalize("NFC", text)):
+        pieces = UNICODE_LATEX.get(ch)
+        if pieces is None:
+            decomposed = unicodedata.normalize("NFKD", ch)
+            base, marks = decomposed[:1], decomposed[1:]
+            if marks and all(m in COMBINING_ACCENTS for m in marks):
+                pieces = UNICODE_LATEX.get(base, base)
+                for m in marks:
+                    pieces = f"\\{COMBINING_ACCENTS[m]}{{{pieces}}}"
+            elif ch in COMBINING_ACCENTS and out:
+                # an accent typed after its letter: wrap the letter just written
+                prev = out.pop()
+                start = origin[-len(prev)]
+                del origin[-len(prev) :]
+                out.append(f"\\{COMBINING_ACCENTS[ch]}{{{prev}}}")
+                origin += [start] * len(out[-1])
+                continue
+            else:
+                pieces = "".join(UNICODE_LATEX.get(c, c) for c in unicodedata.normalize("NFKC", ch))
+        out.append(pieces)
+        origin += [i] * len(pieces)
+    origin.append(len(text))
+    return "".join(out), origin
 
 
 @dataclass(frozen=True)
@@ -37,7 +98,19 @@ class Token:
         return "\\" + self.text if self.kind == "cmd" else repr(self.text)
 
 
-def tokenize(text: str) -> list[Token]:
+def tokenize(typed: str) -> list[Token]:
+    text, origin = to_latex(typed)
+    try:
+        tokens = _tokens(text)
+    except AnswerError as err:
+        where = None if err.position is None else origin[min(err.position, len(text))]
+        raise AnswerError(err.detail, where, err.hint) from None
+    if text is typed:
+        return tokens
+    return [Token(t.kind, t.text, origin[min(t.pos, len(text))]) for t in tokens]
+
+
+def _tokens(text: str) -> list[Token]:
     tokens: list[Token] = []
     i, n = 0, len(text)
     while i < n:

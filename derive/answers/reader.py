@@ -32,13 +32,17 @@ from derive.spec import fmt_shape
 MAX_CHARS = 20_000
 MAX_DEPTH = 150
 MAX_EXPONENT = 64
-TRANSPOSE_MARKS = {"T", "top", "intercal", "mathsf{T}", "mathrm{T}", "t", "tr"}
-FUNCTION_CMDS = {"sigma": "sigmoid", "tanh": "tanh", "exp": "exp", "log": "log", "ln": "log"}
+TRANSPOSE_MARKS = {"T", "top", "intercal", "mathsf{T}", "mathrm{T}", "mathsfT", "mathrmT", "t",
+                   "tr", "mathsf{t}", "mathrm{t}", "mathsft", "mathrmt"}  # fmt: skip
+FUNCTION_CMDS = {"sigma": "sigmoid", "tanh": "tanh", "exp": "exp", "log": "log", "ln": "log",
+                 "cosh": "cosh", "sinh": "sinh", "sech": "sech"}  # fmt: skip
+# hyperbolic functions that are no activation, read through exp: (e^u + e^-u) / 2, ...
+HYPERBOLIC = {"cosh": (1, 1, False), "sinh": (1, -1, False), "sech": (1, 1, True)}
 OPERATOR_NAMES = {
     "relu": "relu", "ReLU": "relu", "RELU": "relu", "ReLu": "relu",
     "leakyrelu": "leaky_relu", "LeakyReLU": "leaky_relu", "LReLU": "leaky_relu",
     "sigmoid": "sigmoid", "sigm": "sigmoid", "tanh": "tanh", "exp": "exp", "log": "log",
-    "sqrt": "sqrt",
+    "sqrt": "sqrt", "cosh": "cosh", "sinh": "sinh", "sech": "sech",
 }  # fmt: skip
 
 
@@ -118,7 +122,10 @@ class Reader:
         parts = _split_top_level(tokens, "=")
         warnings: list[str] = []
         lhs_wrt = None
-        if len(parts) > 1:
+        slash = _slash_derivative(parts[0]) if len(parts) > 1 else None
+        if slash is not None:  # \partial J/\partial W = ... or dJ/dW = ...
+            lhs_wrt = _Parser(self, parts[0], warnings).name_in(slash, parts[0][0])
+        elif len(parts) > 1:
             lhs = _Parser(self, parts[0], warnings).whole()
             if not isinstance(lhs, _Derivative):
                 raise AnswerError(
@@ -150,6 +157,25 @@ def _split_top_level(tokens: list[Token], sym: str) -> list[list[Token]]:
             raise AnswerError(f"an empty side of '{sym}'", end.pos)
         p.append(Token("end", "", p[-1].pos + len(p[-1].text)))
     return parts
+
+
+def _slash_derivative(lhs: list[Token]) -> list[Token] | None:
+    """The variable's tokens in an inline derivative (\\partial J/\\partial W, dJ/dW), or None."""
+    body = lhs[:-1]
+    slashes = [k for k, t in enumerate(body) if t.is_sym("/")]
+    if len(slashes) != 1:
+        return None
+    num, den = body[: slashes[0]], body[slashes[0] + 1 :]
+    if not num or not den:
+        return None
+    if num[0].is_cmd("partial") and den[0].is_cmd("partial") and len(den) > 1:
+        return den[1:]
+    d_word = num[0].kind == "word" and num[0].text.startswith("d") and len(num[0].text) > 1
+    if d_word and den[0].kind == "word" and den[0].text.startswith("d"):
+        if len(den[0].text) > 1:
+            return [Token("word", den[0].text[1:], den[0].pos + 1), *den[1:]]
+        return den[1:] or None
+    return None
 
 
 def _resolve_alone(item: Item, reader: Reader) -> E.Expr:
@@ -314,7 +340,9 @@ class _Parser:
         items.append((self.unary(), start))
         while True:
             t = self.peek()
-            if t.is_cmd("cdot", "times") or t.is_sym("*"):
+            if t.is_sym("*"):
+                return self.star_product(items, self.next())
+            if t.is_cmd("cdot", "times"):
                 self.next()
                 t = self.peek()
             elif not self.starts_factor(t):
@@ -325,6 +353,50 @@ class _Parser:
         if len(items) == 1:
             return items[0][0]
         return self.build_product(items)
+
+    def column_sum(self) -> E.Expr:
+        """\\sum_i M or \\sum_{i=1}^{B} M over a matrix's columns: the row sum M 1_B."""
+        t = self.next()
+        if self.peek().is_sym("_"):
+            self.next()
+            self.group_tokens()
+        if self.peek().is_sym("^"):
+            self.next()
+            self.group_tokens()
+        body = self.as_expr(self.product())
+        if body.is_scalar:
+            raise self.fail(r"a sum of scalars over an index is not understood", t)
+        cols = body.shape[1]
+        if cols == 1:
+            raise self.fail(
+                r"\sum over a column's entries is ambiguous here", t, r"write \mathbf{1}^T v"
+            )
+        self.warnings.append(
+            f"read \\sum over the columns of a {fmt_shape(body.shape)} array as its row sum "
+            f"(times \\mathbf{{1}}_{{{cols}}})"
+        )
+        return E.matmul(body, E.Ones((cols, 1)))
+
+    def star_product(self, items: list[tuple[Item, Token]], star: Token) -> Item:
+        """a * b: elementwise (⊙) when both sides have one non-scalar shape, else a product."""
+        left = items[0][0] if len(items) == 1 else self.build_product(items)
+        right = self.product()
+        if (
+            isinstance(left, E.Expr)
+            and isinstance(right, E.Expr)
+            and not left.is_scalar
+            and left.shape == right.shape
+        ):
+            note = f"read * between two {fmt_shape(left.shape)} arrays as the elementwise product ⊙"
+            if note not in self.warnings:
+                self.warnings.append(note)
+            return E.hadamard(left, right)
+        left_array = isinstance(left, E.Expr) and not left.is_scalar
+        if left_array and isinstance(right, E.Expr) and not right.is_scalar:
+            note = "read * between arrays of different shapes as the matrix product"
+            if note not in self.warnings:
+                self.warnings.append(note)
+        return self.build_product([(left, items[0][1]), (right, star)])
 
     def closing_bar_ahead(self) -> bool:
         return getattr(self, "_in_abs", 0) > 0
@@ -344,8 +416,16 @@ class _Parser:
             hat = self.next()
             sup = self.group_tokens()
             item = self.apply_superscript(item, sup, hat)
-        if self.peek().is_sym("'"):
-            raise self.fail("a prime here does not follow a function")
+        while self.peek().is_sym("'"):
+            if not isinstance(item, E.Expr) or item.is_scalar:
+                raise self.fail("a prime here does not follow a function")
+            self.next()
+            note = (
+                "read a prime on a matrix or vector as its transpose (on a function, a derivative)"
+            )
+            if note not in self.warnings:
+                self.warnings.append(note)
+            item = E.transpose(item)
         self.depth -= 1
         return item
 
@@ -466,10 +546,22 @@ class _Parser:
             return reader.spec.var(t.text)
         key, start, prime = self.symbol_key()
         if prime:
+            var = reader.names.lookup(key)
+            if var is not None and not reader.spec.var(var).is_scalar:
+                # a prime on a matrix or vector of the spec is its transpose (MATLAB's A')
+                shown = reader.spec.latex_of(var)
+                self.warnings.append(
+                    f"read {shown}' as the transpose {shown}^T (a prime on a matrix or vector); "
+                    "a prime on a function is its derivative"
+                )
+                return E.transpose(reader.spec.var(var))
             return self.function_call("prime-of-" + key.base, start, prime=True)
         name = reader.names.lookup(key)
         if name is not None:
             return reader.spec.var(name)
+        delta = self.error_term(key, start)
+        if delta is not None:
+            return delta
         if not key.index and not key.accent:
             special = self.special_letter(key.base, start)
             if special is not None:
@@ -534,6 +626,8 @@ class _Parser:
             if t.is_sym("_"):
                 self.next()
                 index = _index_text(self.group_tokens()) or index
+            elif t.is_sym("^") and self.transpose_before_subscript():
+                continue
             elif t.is_sym("^"):
                 sup = self.peek(1)
                 # only (k), [k], (k)T and primes belong to the name; T and powers are postfix
@@ -566,6 +660,27 @@ class _Parser:
             else:
                 break
         return Key(base, index, accent), start, prime
+
+    def transpose_before_subscript(self) -> bool:
+        """W^T_2 or W^{\\top}_{2}: move the subscript ahead of the transpose, as W_2^T."""
+        save, tokens = self.i, list(self.tokens)
+        try:
+            hat = self.next()
+            sup = self.group_tokens()
+            if _joined(sup) in TRANSPOSE_MARKS and self.peek().is_sym("_"):
+                under = self.next()
+                sub = self.group_tokens()
+                self.tokens[save : self.i] = [
+                    under, Token("sym", "{", under.pos), *sub, Token("sym", "}", under.pos),
+                    hat, Token("sym", "{", hat.pos), *sup, Token("sym", "}", hat.pos),
+                ]  # fmt: skip
+                self.i = save
+                return True
+        except AnswerError:
+            pass
+        self.i = save
+        self.tokens[:] = tokens
+        return False
 
     def named_superscript(self, key: Key) -> str | None:
         """The spec name whose own latex carries the superscript ahead (\\sigma^{2}), if any."""
@@ -637,6 +752,8 @@ class _Parser:
             return self.function_call(FUNCTION_CMDS[name], t)
         if name == "max":
             return self.maximum()
+        if name == "sum":
+            return self.column_sum()
         if name in ("operatorname", "mathrm", "text", "mathsf", "operatorname*"):
             word = _joined(self.peek_group(1))
             if word in OPERATOR_NAMES or word in ("diag", "tr", "trace", "sum", "step"):
@@ -661,7 +778,8 @@ class _Parser:
                 if word == "step":
                     return E.Indicator(self.call_argument(), ">")
                 return self.function_call(OPERATOR_NAMES[word], t)
-        if name in ("mathbb", "mathbf", "boldsymbol", "bm") and _joined(self.peek_group(1)) in (
+        ones_cmd = name in ("mathbb", "mathbf", "boldsymbol", "bm", "vec")
+        if ones_cmd and _joined(self.peek_group(1)) in (
             "1",
             "I",
         ):
@@ -685,11 +803,49 @@ class _Parser:
         applied = nxt.is_sym("(", "'") or (nxt.is_sym("^") and self.peek(2).is_sym("{"))
         return not applied and self.r.names.lookup(Key("sigma")) is not None
 
+    def error_term(self, key: Key, start: Token) -> _Derivative | None:
+        """A gradient's alias from the spec's [aliases], or the textbook's δ^{(l)} (δ_l):
+        ∂J/∂ the named pre-activation of layer l; None if neither."""
+        spec = self.r.spec
+        for alias, target in spec.aliases.items():
+            if key_of_ascii(alias) == key or (alias == key.base and not key.index):
+                return self.gradient_read_as(key, target, start)
+        if key.base != "delta" or key.accent or key.sup:
+            return None
+        inputs = {
+            child.name
+            for eq in spec.equations
+            for node in E.walk_nodes(eq.expr)
+            if isinstance(node, E.Apply)
+            for child in node.children
+            if isinstance(child, E.Var)
+        }
+        layers = {
+            name
+            for k, name in self.r.names.by_key.items()
+            if name in inputs and k.index == key.index and not k.accent
+        }
+        if len(layers) != 1:
+            return None
+        (name,) = layers
+        return self.gradient_read_as(key, name, start)
+
+    def gradient_read_as(self, key: Key, name: str, start: Token) -> _Derivative:
+        spec = self.r.spec
+        loss, var = spec.latex_of(spec.loss), spec.latex_of(name)
+        note = f"read {key.show()} as the gradient \\frac{{\\partial {loss}}}{{\\partial {var}}}"
+        if note not in self.warnings:
+            self.warnings.append(note)
+        return _Derivative(name, start.pos)
+
     def word_like(self) -> Item:
         key, start, prime = self.symbol_key()
         if prime:
             raise self.fail(f"{key.show()}' is not a function", start)
         name = self.r.names.lookup(key)
+        delta = self.error_term(key, start) if name is None else None
+        if delta is not None:
+            return delta
         if name is None:
             closest = self.r.names.closest(key)
             hint = f"did you mean {closest}?" if closest else f"names: {self.r.names.suggestions()}"
@@ -743,7 +899,27 @@ class _Parser:
             self.next()
             self.group_tokens()
             prime = True
+        power = None
+        if not prime and self.peek().is_sym("^"):
+            power = _exponent(self.peek_group(1))
+            if power is not None:  # \tanh^2(z) is tanh(z) squared, as on the page
+                self.next()
+                self.group_tokens()
         arg = self.call_argument()
+        if power is not None:
+            value = self.as_expr(self.function_value(fn, arg, at, prime))
+            note = f"read {fn}^{power}(u) as the power of the value, ({fn}(u))^{power}"
+            if note not in self.warnings:
+                self.warnings.append(note)
+            return E.power(value, power)
+        return self.function_value(fn, arg, at, prime)
+
+    def function_value(self, fn: str, arg: E.Expr, at: Token, prime: bool) -> Item:
+        if fn in HYPERBOLIC and not prime:
+            a, b, inverse = HYPERBOLIC[fn]
+            both = E.add(E.Apply("exp", arg), E.scale(b, E.Apply("exp", E.neg(arg))))
+            half = E.scale(sympy.Rational(a, 2), both)
+            return E.power(half, -1) if inverse else half
         if fn.startswith("prime-of-"):
             fn = self.activation_of(arg, at)
         if fn not in ACTIVATIONS:
@@ -802,7 +978,9 @@ class _Parser:
         if nxt.is_sym("[", "(") or nxt.is_cmd("{") or nxt.is_sym("_"):
             return self.indicator(t)
         if t.text == "mathbb":
-            raise self.fail(r"\mathbb{1} needs a condition, as in \mathbb{1}[z > 0]", t)
+            note = r"read \mathbb{1} without a condition as a vector of ones"
+            if note not in self.warnings:
+                self.warnings.append(note)
         return _OnesVector(t.pos)
 
     def ones_length(self) -> E.Dim | None:
@@ -882,6 +1060,17 @@ class _Parser:
         bottom = self.as_expr(
             _Parser(self.reader, [*den, Token("end", "", t.pos)], self.warnings).whole()
         )
+        if not bottom.is_scalar and top.is_scalar:
+            note = f"read a scalar over a {fmt_shape(bottom.shape)} array as elementwise inverses"
+            if note not in self.warnings:
+                self.warnings.append(note)
+            return E.smul(top, E.power(bottom, -1))
+        if not bottom.is_scalar and bottom.shape == top.shape:
+            note = (f"read the division of two {fmt_shape(top.shape)} arrays as elementwise "
+                    "(numerator ⊙ denominator^{∘−1})")  # fmt: skip
+            if note not in self.warnings:
+                self.warnings.append(note)
+            return E.hadamard(top, E.power(bottom, -1))
         if not bottom.is_scalar:
             raise self.fail(
                 f"the denominator has shape {fmt_shape(bottom.shape)}; only scalars divide", t
@@ -943,6 +1132,15 @@ class _Parser:
             assert isinstance(item, E.Expr)
             if resolved:
                 left, _ = resolved[-1]
+                run = [e for e, _ in resolved]
+                if left.shape[1] != item.shape[0] and run[0].shape[0] == 1 and left.shape[1] == 1:
+                    # 2 x^T v W^T: the 1x1 product x^T v so far is a scalar, as a human reads it
+                    one_by_one = E.matmul(*run) if len(run) > 1 else run[0]
+                    scalars.append(one_by_one)
+                    note = f"read the 1x1 product before character {tok.pos + 1} as a scalar"
+                    self.warnings.append(note)
+                    resolved = [(item, tok)]
+                    continue
                 if left.shape[1] != item.shape[0]:
                     resolved[-1] = (self.mismatch(left, item, tok), tok)
                     continue
@@ -1011,7 +1209,12 @@ def _index_text(tokens: list[Token]) -> str:
 def _layer_index(tokens: list[Token]) -> tuple[str | None, list[Token]]:
     """(k) or [k] at the start of a superscript, and what follows it (a transpose mark)."""
     if len(tokens) >= 3 and tokens[0].is_sym("(", "[") and tokens[2].is_sym(")", "]"):
-        return tokens[1].text, tokens[3:]
+        rest = tokens[3:]
+        if rest and rest[0].is_sym("^"):  # W^{(2)^T}: the transpose written as a superscript
+            rest = rest[1:]
+            if len(rest) > 2 and rest[0].is_sym("{") and rest[-1].is_sym("}"):
+                rest = rest[1:-1]
+        return tokens[1].text, rest
     return None, tokens
 
 
