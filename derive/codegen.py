@@ -195,25 +195,24 @@ class _Emitter:
 
     def matmul(self, e: E.Expr) -> tuple[str, int]:
         factors = list(e.children)
-        # G 𝟏 and 𝟏ᵀ G are sums over an axis (a bias over a batch); 𝟏 xᵀ (a column of ones on the
-        # left, x ᵀ a row) is an outer product: x ᵀ repeated down the rows, by broadcasting
         if len(factors) == 2 and isinstance(factors[1], E.Ones):
-            (m, ones) = factors
-            if ones.shape[1] == 1:
-                return f"{self.emit(m, _ATOM)}.sum(axis=1, keepdims=True)", _ATOM
-            summed = self.emit(m, _MUL + 1) if ones.shape[0] == 1 else (
-                f"{self.emit(m, _ATOM)}.sum(axis=1, keepdims=True)"
-            )
-            return f"{summed} * {self.emit(ones)}", _MUL
+            return self.with_ones(factors[0], factors[1], ones_left=False)
         if len(factors) == 2 and isinstance(factors[0], E.Ones):
-            (ones, m) = factors
-            if ones.shape[0] == 1:
-                return f"{self.emit(m, _ATOM)}.sum(axis=0, keepdims=True)", _ATOM
-            summed = self.emit(m, _MUL + 1) if ones.shape[1] == 1 else (
-                f"{self.emit(m, _ATOM)}.sum(axis=0, keepdims=True)"
-            )
-            return f"{self.emit(ones)} * {summed}", _MUL
+            return self.with_ones(factors[1], factors[0], ones_left=True)
         return " @ ".join(self.emit(f, _MUL + 1) for f in factors), _MUL
+
+    def with_ones(self, m: E.Expr, ones: E.Expr, ones_left: bool) -> tuple[str, int]:
+        """𝟏ᵀ G, G 𝟏 or 𝟏 xᵀ without a product: a sum of m over the shared axis (a bias over a
+        batch), repeated along the ones' other axis by broadcasting where that is longer than 1
+        (𝟏 xᵀ is an outer product, xᵀ down the rows)."""
+        inner, outer = (ones.shape[1], ones.shape[0]) if ones_left else ones.shape
+        axis = 0 if ones_left else 1
+        summed = f"{self.emit(m, _ATOM)}.sum(axis={axis}, keepdims=True)"
+        if outer == 1:
+            return summed, _ATOM
+        body = self.emit(m, _MUL + 1) if inner == 1 else summed
+        ones_text = self.emit(ones)
+        return (f"{ones_text} * {body}" if ones_left else f"{body} * {ones_text}"), _MUL
 
     def power(self, e: E.Power) -> tuple[str, int]:
         base = self.emit(e.children[0], _ATOM)
