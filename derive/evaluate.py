@@ -104,23 +104,35 @@ def precise(digits: int = 40) -> _Precise:
     return _Precise(digits)
 
 
+Cache = dict[int, tuple[E.Expr, Array]]
+
+
 def evaluate(
-    e: E.Expr, env: Mapping[str, Array], dims: Mapping[str, int], numbers: _Numbers = FLOAT
+    e: E.Expr,
+    env: Mapping[str, Array],
+    dims: Mapping[str, int],
+    numbers: _Numbers = FLOAT,
+    cache: Cache | None = None,
 ) -> Array:
-    """The value of e, with names from env and dims as numbers (float64, or `precise()`)."""
+    """The value of e, with names from env and dims as numbers (float64, or `precise()`).
+
+    `cache` keeps node values between calls at the same env and dims (nodes by identity, each
+    held by the cache so that its id cannot be reused): mutations of one gradient share most
+    subtrees, which are then evaluated once.
+    """
     subs = {E.dim_symbol(d): n for d, n in dims.items()}
-    memo: dict[int, Array] = {}
+    memo: Cache = {} if cache is None else cache
+    one, zero = numbers.constant(sympy.Integer(1)), numbers.constant(sympy.Integer(0))
 
     def num(v: sympy.Expr) -> Any:
-        return numbers.constant(v.xreplace(subs))
+        return numbers.constant(v.xreplace(subs) if v.free_symbols else v)
 
     def ev(n: E.Expr) -> Array:
         hit = memo.get(id(n))
-        if hit is not None:
-            return hit
+        if hit is not None and hit[0] is n:
+            return hit[1]
         k = [ev(c) for c in n.children]
         shape = (size(n.shape[0], dims), size(n.shape[1], dims))
-        one, zero = num(sympy.Integer(1)), num(sympy.Integer(0))
         out: Array
         if isinstance(n, E.Var):
             out = env[n.name]
@@ -172,7 +184,7 @@ def evaluate(
         else:
             raise NotImplementedError(f"no numeric evaluation for {type(n).__name__}")
         out = np.broadcast_to(out, shape) if out.shape != shape else out
-        memo[id(n)] = out
+        memo[id(n)] = (n, out)
         return out
 
     with np.errstate(all="ignore"):

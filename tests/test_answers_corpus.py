@@ -15,15 +15,13 @@ import pytest
 
 import derive
 from derive.answers.check import grade
+from derive.answers.diagnosis import MISTAKE_KINDS
 from tests.conftest import EXAMPLES, ROOT
 
 CORPUS: list[dict[str, Any]] = tomllib.loads(
     (ROOT / "tests" / "answers" / "corpus.toml").read_text(encoding="utf-8")
 )["answer"]
-KINDS = {
-    "transpose", "order", "factor", "sign", "activation_missing", "activation_argument",
-    "hadamard", "wrong_variable", "fanout",
-}  # fmt: skip
+KINDS = set(MISTAKE_KINDS) - {"shape"}  # a wrong shape is told by the shape alone
 
 
 @cache
@@ -35,8 +33,12 @@ def test_corpus_is_large_and_varied() -> None:
     assert len(CORPUS) >= 150
     assert len({a["spec"] for a in CORPUS}) >= 8
     counts = Counter(a["mistake"] for a in CORPUS if a["verdict"] == "incorrect")
-    assert set(counts) <= KINDS
+    singles = {k for k in counts if "+" not in k}
+    pairs = {k for k in counts if "+" in k}
+    assert singles <= KINDS
+    assert all(set(p.split("+")) <= KINDS for p in pairs)
     assert all(counts[k] >= 6 for k in KINDS), counts
+    assert sum(counts[p] for p in pairs) >= 6, "pairs of mistakes"
 
 
 @pytest.mark.parametrize("item", CORPUS, ids=lambda a: f"{a['spec']}-{a['wrt']}-{a['verdict']}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 import derive
+from derive import expr as E
 from derive.answers.check import CORRECT, INCORRECT, INVALID, grade
 from derive.errors import AnswerError
 from tests.conftest import EXAMPLES
@@ -167,3 +168,24 @@ def test_spec_aliases_name_a_gradient_and_are_validated() -> None:
         data["aliases"] = bad
         with pytest.raises(SpecError, match=message):
             derive.network(data).spec  # noqa: B018
+
+
+def test_a_one_by_one_product_in_the_middle_of_a_chain_is_a_scalar() -> None:
+    from derive.answers.reader import Reader
+
+    net = derive.load(EXAMPLES / "quadratic_form.toml")
+    reading = Reader(net.derivation).read(r"2 A x^T x x")
+    x, a = net.spec.var("x"), net.spec.var("A")
+    assert reading.expr == E.scale(2, E.smul(E.matmul(E.transpose(x), x), E.matmul(a, x)))
+    assert any("1x1 product at character 5 as a scalar" in w for w in reading.warnings)
+    # where the row does not close to 1x1, it stays a shape error with the place
+    with pytest.raises(AnswerError, match="cannot multiply"):
+        Reader(net.derivation).read(r"A x^T A")
+
+
+def test_index_notation_is_refused_with_the_matrix_forms() -> None:
+    net = derive.load(EXAMPLES / "ridge_regression.toml")
+    r = derive.check(net, "lam", r"\sum_{i,j} W_{ij}^2", timeout=None)
+    assert r.verdict == "invalid"
+    assert "index notation" in (r.diagnosis or "") and "\\|W\\|_F^2" in (r.diagnosis or "")
+    assert derive.check(net, "lam", r"\|W\|_F^2", timeout=None).verdict == "correct"

@@ -24,7 +24,6 @@ from derive.answers.equivalence import (
     PRECISE_DIGITS,
     RTOL,
     TooFewPoints,
-    agrees,
     agrees_precisely,
     constant_ratio,
     dims_ratio,
@@ -36,13 +35,15 @@ from derive.answers.reader import Reader
 from derive.api import Network
 from derive.chain_rule import Derivation
 from derive.errors import AnswerError, UnknownVariableError
+from derive.evaluate import kink_arguments
 from derive.report import printer_for
 from derive.spec import fmt_shape
 
 CORRECT, INCORRECT, INVALID, ERROR = "correct", "incorrect", "invalid", "error"
 DEFAULT_TIMEOUT = 5.0
+KINKED_DRAWS = 32  # draws when the answer or the gradient has a ReLU or an indicator
+DIAGNOSIS_DRAWS = 8  # the draws the mutations are compared at
 MEMORY_LIMIT = 4 * 1024**3
-MAX_MUTATIONS = 600
 
 
 @dataclass
@@ -165,6 +166,10 @@ def _judge(
         return
     # guard the spec's kinks and the gradient's; an answer may put an indicator exactly on a
     # kink that cannot move (1[H > 0] with H = ReLU(Z) is 0 wherever Z < 0, as it should be)
+    if kink_arguments(got) or kink_arguments(expected):
+        # a piecewise answer differs only where some sign differs (𝟙[Wx > 0] for 𝟙[Wx + b > 0]):
+        # enough draws that every such difference shows, whatever the seed
+        n = max(n, KINKED_DRAWS)
     try:
         points = draw_points(spec, n, seed, guard=[expected])
     except TooFewPoints as exc:
@@ -217,16 +222,13 @@ def _judge(
     if scaled is not None:
         result.mistake, result.diagnosis = D.factor_words(scaled[0], scaled[1])
         return
-    for count, m in enumerate(D.mutations(deriv, wrt)):
-        if count >= MAX_MUTATIONS:
-            break
-        if m.expr.shape != got.shape or not D.well_shaped(m.expr):
-            continue
-        if agrees(m.expr, have, points):
-            result.mistake = m.kind
-            result.diagnosis = m.words
-            return
-    result.diagnosis = "no single common mistake explains the difference; see the counterexample"
+    found = D.diagnose(deriv, wrt, have[:DIAGNOSIS_DRAWS], points[:DIAGNOSIS_DRAWS])
+    if found is not None:
+        result.mistake, result.diagnosis = found.kind, found.words
+        return
+    result.diagnosis = (
+        "no common mistake, alone or in a pair, explains the difference; see the counterexample"
+    )
 
 
 def _preview(rows: list[list[float | str]], most: int = 4) -> str:

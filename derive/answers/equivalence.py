@@ -135,6 +135,10 @@ def constant_ratio(answer: Sequence[Array], expected: Sequence[Array]) -> float 
             return None
         mask = np.abs(b) > 1e-9
         if not np.any(mask):
+            if np.any(np.abs(a) > 1e-9):
+                return None
+            continue  # zero on both sides (every ReLU unit off): any k fits this draw
+        if np.any(np.abs(a[~mask]) > 1e-9 * np.max(np.abs(a))):
             return None
         ratio = a[mask] / b[mask]
         if not np.allclose(ratio, ratio[0], rtol=1e-7, atol=0):
@@ -151,24 +155,33 @@ def constant_ratio(answer: Sequence[Array], expected: Sequence[Array]) -> float 
 def dims_ratio(
     answer: Sequence[Array], expected: Sequence[Array], draws: Sequence[Draw]
 ) -> tuple[float, str] | None:
-    """(c, "B h") if answer = c · (a product of dims, or its inverse) · expected at every draw."""
+    """(c, "B h") if answer = c · (a product of dims, or its inverse) · expected at every draw
+    (draws where both sides are 0, every ReLU unit off, fit any factor and are passed over)."""
     ks: list[float] = []
-    for a, b in zip(answer, expected, strict=True):
+    used: list[Draw] = []
+    for a, b, d in zip(answer, expected, draws, strict=True):
+        if a.shape != b.shape:
+            return None
         mask = np.abs(b) > 1e-9
-        if a.shape != b.shape or not np.any(mask):
+        if not np.any(mask):
+            if np.any(np.abs(a) > 1e-9):
+                return None
+            continue
+        if np.any(np.abs(a[~mask]) > 1e-9 * np.max(np.abs(a))):
             return None
         ratio = a[mask] / b[mask]
         if not np.allclose(ratio, ratio[0], rtol=1e-7, atol=0):
             return None
         ks.append(float(ratio[0]))
-    if not all(np.isfinite(ks)):
+        used.append(d)
+    if len(ks) < 2 or not all(np.isfinite(ks)):
         return None
-    names = list(draws[0].dims) if draws else []
+    names = list(used[0].dims)
     candidates: list[tuple[str, list[float]]] = []
-    for i, d in enumerate(names):
-        candidates.append((d, [float(x.dims[d]) for x in draws]))
+    for i, n in enumerate(names):
+        candidates.append((n, [float(x.dims[n]) for x in used]))
         for e in names[i + 1 :]:
-            candidates.append((f"{d} {e}", [float(x.dims[d] * x.dims[e]) for x in draws]))
+            candidates.append((f"{n} {e}", [float(x.dims[n] * x.dims[e]) for x in used]))
     for label, values in candidates:
         for power, shown in ((1, label), (-1, f"1/({label})")):
             scaled = [k / v**power for k, v in zip(ks, values, strict=True)]

@@ -221,6 +221,7 @@ class _Parser:
         self.i = 0
         self.depth = 0
         self.warnings = warnings
+        self.open_norms = 0  # norms being read, whose closing bar ends a product
 
     # -- token helpers ------------------------------------------------------------------------
 
@@ -347,7 +348,7 @@ class _Parser:
                 t = self.peek()
             elif not self.starts_factor(t):
                 break
-            if t.is_sym("|") and self.closing_bar_ahead():
+            if (t.is_sym("|") or t.is_cmd("|", "rVert", "Vert")) and self.closing_bar_ahead():
                 break
             items.append((self.unary(), t))
         if len(items) == 1:
@@ -399,7 +400,8 @@ class _Parser:
         return self.build_product([(left, items[0][1]), (right, star)])
 
     def closing_bar_ahead(self) -> bool:
-        return getattr(self, "_in_abs", 0) > 0
+        """Whether a bar here closes a norm being read (so it is no factor of a product)."""
+        return self.open_norms > 0
 
     def unary(self) -> Item:
         if self.peek().is_sym("-"):
@@ -571,6 +573,17 @@ class _Parser:
         if len(key.base) > 1 and not key.index and not key.accent and key.base.isalpha():
             # LaTeX reads xy as x times y
             return self.letters(key.base, start)
+        if key.index and set(key.index) <= set("ijklpqrst,"):
+            whole = reader.names.lookup(Key(key.base, "", key.accent, key.sup))
+            if whole is not None:
+                shown = reader.spec.latex_of(whole)
+                raise self.fail(
+                    f"index notation ({shown}_{{{key.index}}}, one entry) is not read",
+                    start,
+                    "write the matrix form: \\operatorname{sum}(" + shown + "^{\\circ 2}) or "
+                    "\\|" + shown + "\\|_F^2 for a sum of squared entries, "
+                    "\\mathbf{1}^T v for a sum of entries",
+                )
         closest = reader.names.closest(key)
         hint = f"did you mean {closest}?" if closest else f"names: {reader.names.suggestions()}"
         raise self.fail(f"unknown name {key.show()}", start, hint)
@@ -1029,7 +1042,11 @@ class _Parser:
         t = self.next()
         closing = {"|": "|", "lVert": "rVert", "Vert": "Vert"}[t.text]
         double = t.is_cmd("|", "lVert", "Vert")
-        inner = self.as_expr(self.sum())
+        self.open_norms += 1
+        try:
+            inner = self.as_expr(self.sum())
+        finally:
+            self.open_norms -= 1
         end = self.next()
         ok = end.is_cmd(closing) if double else end.is_sym("|")
         if not ok:
@@ -1116,7 +1133,10 @@ class _Parser:
             else:
                 matrices.append((item, tok))
         resolved: list[tuple[E.Expr, Token]] = []
+        skip_to = 0
         for k, (item, tok) in enumerate(matrices):
+            if k < skip_to:
+                continue  # inside a 1x1 run already taken as a scalar
             if isinstance(item, _Identity):
                 continue  # I A = A I = A
             if isinstance(item, _OnesVector) and item.size is not None:
@@ -1141,6 +1161,16 @@ class _Parser:
                     self.warnings.append(note)
                     resolved = [(item, tok)]
                     continue
+                run_end = self.one_by_one_run(matrices, k, left)
+                if left.shape[1] != item.shape[0] and run_end is not None:
+                    # A x^T v u: the 1x1 product x^T v in the middle is a scalar, as read by eye
+                    inner = [e for e, _ in matrices[k:run_end]]
+                    scalars.append(E.matmul(*inner))  # type: ignore[arg-type]
+                    self.warnings.append(
+                        f"read the 1x1 product at character {tok.pos + 1} as a scalar"
+                    )
+                    skip_to = run_end
+                    continue
                 if left.shape[1] != item.shape[0]:
                     resolved[-1] = (self.mismatch(left, item, tok), tok)
                     continue
@@ -1153,6 +1183,27 @@ class _Parser:
         for s in reversed(scalars):
             body = _times(s, body)
         return body
+
+    def one_by_one_run(
+        self, matrices: list[tuple[Item, Token]], k: int, left: E.Expr
+    ) -> int | None:
+        """The end of the shortest run of factors from k whose product conforms and is 1x1, when
+        the factor after it (if any) conforms with `left`: that run is a scalar in the chain."""
+        first = matrices[k][0]
+        if not isinstance(first, E.Expr) or first.shape[0] != 1:
+            return None
+        cols = first.shape[1]
+        for j in range(k + 1, len(matrices)):
+            nxt = matrices[j][0]
+            if not isinstance(nxt, E.Expr) or nxt.shape[0] != cols:
+                return None
+            cols = nxt.shape[1]
+            if cols == 1:
+                after = matrices[j + 1][0] if j + 1 < len(matrices) else None
+                if after is None or (isinstance(after, E.Expr) and after.shape[0] == left.shape[1]):
+                    return j + 1
+                return None
+        return None
 
     def neighbour(self, matrices: list[tuple[Item, Token]], k: int) -> E.Expr | None:
         for j in (k - 1, k + 1):
@@ -1226,8 +1277,10 @@ def _exponent(tokens: list[Token]) -> sympy.Expr | None:
     value: sympy.Expr | None = None
     if len(toks) == 1 and toks[0].kind == "num" and len(toks[0].text) < 6:
         value = _decimal(toks[0].text)
-    elif len(toks) == 3 and toks[1].is_sym("/") and all(
-        _small_natural(t) for t in (toks[0], toks[2])
+    elif (
+        len(toks) == 3
+        and toks[1].is_sym("/")
+        and all(_small_natural(t) for t in (toks[0], toks[2]))
     ):  # 3/2
         value = _fraction(toks[0].text, toks[2].text)
     elif (
