@@ -15,6 +15,7 @@ from dataclasses import fields, replace
 from pathlib import Path
 
 from derive.api import Network
+from derive.cli_notes import add_commands as add_notes_commands
 from derive.errors import GradproofError
 from derive.files import write_text_atomic
 from derive.limits import DEFAULT, Limits, check_output, memory_error, read_bounded, run_bounded
@@ -98,6 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
+    add_notes_commands(sub)  # init-study, derive-init (derive/cli_notes.py)
 
     d = sub.add_parser(
         "derive",

@@ -27,6 +27,10 @@ class SpecError(GradproofError):
         self.detail = message
 
 
+class OptionError(GradproofError):
+    """A command's option or argument has a value it cannot take (an unknown scheme, a size < 1)."""
+
+
 class UnknownVariableError(GradproofError):
     """A variable was asked for (--wrt, an API call) that the spec does not define."""
 

@@ -1,0 +1,122 @@
+"""The commands for the notes' second half: `init-study` and `derive-init`.
+
+Registered on the main parser by `derive.cli.build_parser`; each prints through the same exit
+codes (0 success, 2 bad input) and errors as the other commands.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from derive.errors import OptionError
+from derive.files import write_text_atomic
+from derive.limits import Limits, check_output
+
+EXIT_OK = 0
+
+
+def add_commands(sub: Any) -> None:
+    """Add the subcommands to `sub` (the main parser's subparsers)."""
+    s = sub.add_parser(
+        "init-study",
+        help="the notes' initialization experiment: activations and gradients of a deep MLP",
+        description=(
+            "Run a deep MLP (one activation, depth layers of one width, over a batch) at\n"
+            "initialization with numeric/'s backprop, once per scheme, and report per layer\n"
+            "the activations' mean and std, the share of saturated units (f'(a) < 1e-3) and of\n"
+            "zero activations, the variance ratio to the layer before and |dL/dW|."
+        ),
+        epilog=(
+            "schemes: small N(0, 0.01^2); large N(0, 1); xavier N(0, 2/(n_in + n_out)); he\n"
+            "N(0, 2/n_in) (the last two derived by `gradproof derive-init`).\n\n"
+            "example:\n"
+            "  gradproof init-study --activation tanh --depth 10 --width 256 --init all "
+            "--plot init.png"
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    s.add_argument(
+        "--activation",
+        default="tanh",
+        choices=("tanh", "sigmoid", "relu", "leaky_relu"),
+        help="the hidden layers' activation (default tanh)",
+    )
+    s.add_argument("--depth", type=int, default=10, help="number of layers (default 10)")
+    s.add_argument("--width", type=int, default=256, help="units per layer (default 256)")
+    s.add_argument("--batch", type=int, default=128, help="examples per batch (default 128)")
+    s.add_argument(
+        "--init",
+        default="all",
+        choices=("small", "large", "xavier", "he", "all"),
+        help="initialization scheme (default: all four)",
+    )
+    s.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    s.add_argument("--json", action="store_true", help="print JSON instead of tables")
+    s.add_argument(
+        "--plot", metavar="FILE", help="also draw histograms and gradient norms (.png, .svg, .pdf)"
+    )
+    s.set_defaults(run=_run_init_study)
+
+    d = sub.add_parser(
+        "derive-init",
+        help="derive Xavier and He initialization with SymPy, step by step",
+        description=(
+            "Derive Var(z) = n_in Var(w) Var(x) for zero-mean independent weights and inputs,\n"
+            "its backward counterpart with n_out, hence Var(w) = 1/n_in, 1/n_out, Glorot's\n"
+            "2/(n_in + n_out), and He's 2/n_in from E[ReLU(z)^2] = Var(z)/2 (an integral over\n"
+            "the normal density, computed by SymPy)."
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    d.add_argument("--format", choices=("markdown", "latex", "json"), default="markdown")
+    d.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
+    d.set_defaults(run=_run_derive_init)
+
+
+def _emit(text: str, output: str | None, limits: Limits) -> None:
+    check_output(text, output or "the output", limits)
+    if output:
+        write_text_atomic(Path(output), text)
+        print(f"written: {output}", file=sys.stderr)
+    else:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+
+
+def _run_init_study(args: argparse.Namespace, limits: Limits) -> int:
+    from derive import init_study as S
+
+    schemes = list(S.SCHEMES) if args.init == "all" else [args.init]
+    S.check_size(args.depth, args.width, args.batch)
+    if args.plot and Path(args.plot).suffix.lower() not in (".png", ".svg", ".pdf"):
+        raise OptionError(f"--plot {args.plot}: expected a .png, .svg or .pdf file")
+    tty = sys.stderr.isatty() and not args.json
+
+    def progress(name: str) -> None:
+        if tty:
+            print(f"init-study: {args.activation}, init {name} ...", file=sys.stderr, flush=True)
+
+    studies = S.run_all(
+        args.activation, schemes, args.depth, args.width, args.batch, args.seed, progress
+    )
+    _emit(S.as_json(studies) if args.json else S.as_table(studies), None, limits)
+    if args.plot:
+        try:
+            S.plot(studies, Path(args.plot))
+        except ImportError:
+            raise OptionError(
+                "--plot needs matplotlib: pip install 'gradproof[plots]'"
+            ) from None
+        print(f"written: {args.plot}", file=sys.stderr)
+    return EXIT_OK
+
+
+def _run_derive_init(args: argparse.Namespace, limits: Limits) -> int:
+    from derive import init_theory as T
+
+    found = T.rules()
+    printer = {"markdown": T.as_markdown, "latex": T.as_latex, "json": T.as_json}[args.format]
+    _emit(printer(found), args.output, limits)
+    return EXIT_OK
