@@ -1,4 +1,4 @@
-"""The commands for the notes' second half: `init-study` and `derive-init`.
+"""The commands for the notes' second half: `init-study`, `derive-init` and `diagnose`.
 
 Registered on the main parser by `derive.cli.build_parser`; each prints through the same exit
 codes (0 success, 2 bad input) and errors as the other commands.
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -75,6 +76,40 @@ def add_commands(sub: Any) -> None:
     d.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
     d.set_defaults(run=_run_derive_init)
 
+    g = sub.add_parser(
+        "diagnose",
+        help="why a gradient vanishes: each gradient factored as in the notes, factors measured",
+        description=(
+            "Evaluate the network at given or generated values and, for every parameter,\n"
+            "show its gradient factored as the notes write it, (dL/dh * f'(W z + b)) z^T, with\n"
+            "the size of each factor: the gradient from above, the activation's derivative, the\n"
+            "layer's input and the weights above. When a gradient is (near) zero, name the\n"
+            "cause in the notes' four cases: dL/dh = 0 (an optimum: fine), z = 0 (dead inputs),\n"
+            "W = 0 (nothing propagates back), f' = 0 (saturated units)."
+        ),
+        epilog=(
+            "exit codes: 0 no gradient vanishes, 1 some gradient is (near) zero, 2 bad input.\n\n"
+            "example:\n  gradproof diagnose examples/two_sigmoid_layers.toml --init large --seed 1"
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    g.add_argument("spec", metavar="SPEC", help="the network's TOML spec file")
+    given = g.add_mutually_exclusive_group()
+    given.add_argument(
+        "--values", metavar="FILE.npz", help="the values of every variable (a NumPy .npz file)"
+    )
+    given.add_argument(
+        "--init",
+        default="xavier",
+        choices=("small", "large", "xavier", "he"),
+        help="generate the weights by this scheme, biases 0, inputs N(0, 1) (default xavier)",
+    )
+    g.add_argument("--seed", type=int, default=0, help="random seed for --init (default 0)")
+    g.add_argument("--tol", type=float, default=1e-8, help="a norm at most this is zero (1e-8)")
+    g.add_argument("--json", action="store_true", help="print JSON")
+    g.add_argument("--plot", metavar="FILE", help="also draw the factors' sizes (.png, .svg, .pdf)")
+    g.set_defaults(run=_run_diagnose)
+
 
 def _emit(text: str, output: str | None, limits: Limits) -> None:
     check_output(text, output or "the output", limits)
@@ -90,8 +125,6 @@ def _run_init_study(args: argparse.Namespace, limits: Limits) -> int:
 
     schemes = list(S.SCHEMES) if args.init == "all" else [args.init]
     S.check_size(args.depth, args.width, args.batch)
-    if args.plot and Path(args.plot).suffix.lower() not in (".png", ".svg", ".pdf"):
-        raise OptionError(f"--plot {args.plot}: expected a .png, .svg or .pdf file")
     tty = sys.stderr.isatty() and not args.json
 
     def progress(name: str) -> None:
@@ -103,13 +136,7 @@ def _run_init_study(args: argparse.Namespace, limits: Limits) -> int:
     )
     _emit(S.as_json(studies) if args.json else S.as_table(studies), None, limits)
     if args.plot:
-        try:
-            S.plot(studies, Path(args.plot))
-        except ImportError:
-            raise OptionError(
-                "--plot needs matplotlib: pip install 'gradproof[plots]'"
-            ) from None
-        print(f"written: {args.plot}", file=sys.stderr)
+        _plot(lambda: S.plot(studies, Path(args.plot)), args.plot)
     return EXIT_OK
 
 
@@ -120,3 +147,34 @@ def _run_derive_init(args: argparse.Namespace, limits: Limits) -> int:
     printer = {"markdown": T.as_markdown, "latex": T.as_latex, "json": T.as_json}[args.format]
     _emit(printer(found), args.output, limits)
     return EXIT_OK
+
+
+def _run_diagnose(args: argparse.Namespace, limits: Limits) -> int:
+    from derive import vanishing as V
+    from derive.api import Network
+
+    if not args.tol > 0:
+        raise OptionError(f"--tol must be positive, got {args.tol}")
+    spec = Network.from_file(args.spec, limits).spec
+    if args.values:
+        values = V.load_values(Path(args.values), spec, limits)
+        missing = sorted(set(spec.variables) - set(values))
+        if missing:
+            raise OptionError(f"{args.values}: no value for {', '.join(missing)}")
+    else:
+        values = V.initial_values(spec, args.init, args.seed)
+    reports = V.diagnose(spec, values, args.tol)
+    _emit(V.as_json(reports) if args.json else V.as_text(reports), None, limits)
+    if args.plot:
+        _plot(lambda: V.plot(reports, Path(args.plot)), args.plot)
+    return 1 if any(r.vanishes for r in reports) else EXIT_OK
+
+
+def _plot(draw: Callable[[], None], path: str) -> None:
+    if Path(path).suffix.lower() not in (".png", ".svg", ".pdf"):
+        raise OptionError(f"--plot {path}: expected a .png, .svg or .pdf file")
+    try:
+        draw()
+    except ImportError:
+        raise OptionError("--plot needs matplotlib: pip install 'gradproof[plots]'") from None
+    print(f"written: {path}", file=sys.stderr)
