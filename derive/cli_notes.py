@@ -1,4 +1,4 @@
-"""The commands for the notes' second half: `init-study`, `derive-init` and `diagnose`.
+"""The commands for the notes' second half: `activations`, `diagnose`, `init-study`, `derive-init`.
 
 Registered on the main parser by `derive.cli.build_parser`; each prints through the same exit
 codes (0 success, 2 bad input) and errors as the other commands.
@@ -110,6 +110,22 @@ def add_commands(sub: Any) -> None:
     g.add_argument("--plot", metavar="FILE", help="also draw the factors' sizes (.png, .svg, .pdf)")
     g.set_defaults(run=_run_diagnose)
 
+    a = sub.add_parser(
+        "activations",
+        help="the notes' activation table, every column computed by SymPy",
+        description=(
+            "The activation table: formula, derivative in textbook form, output range, zero-\n"
+            "centred or not, where it saturates (f' -> 0), differentiable or not (and the value\n"
+            "taken at a kink), and the derivative's maximum, each computed by SymPy from the\n"
+            "formula of derive/activations.py."
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    a.add_argument("--format", choices=("markdown", "latex", "json"), default="markdown")
+    a.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
+    a.add_argument("--plot", metavar="FILE", help="also draw each function and its derivative")
+    a.set_defaults(run=_run_activations)
+
 
 def _emit(text: str, output: str | None, limits: Limits) -> None:
     check_output(text, output or "the output", limits)
@@ -178,3 +194,14 @@ def _plot(draw: Callable[[], None], path: str) -> None:
     except ImportError:
         raise OptionError("--plot needs matplotlib: pip install 'gradproof[plots]'") from None
     print(f"written: {path}", file=sys.stderr)
+
+
+def _run_activations(args: argparse.Namespace, limits: Limits) -> int:
+    from derive import activation_table as A
+
+    rows = A.table()
+    printer = {"markdown": A.as_markdown, "latex": A.as_latex, "json": A.as_json}[args.format]
+    _emit(printer(rows), args.output, limits)
+    if args.plot:
+        _plot(lambda: A.plot(rows, Path(args.plot)), args.plot)
+    return EXIT_OK
