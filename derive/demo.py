@@ -45,6 +45,14 @@ def main() -> int:
             print(f"element-wise sympy.diff check, {r}")
         ok = ok and all(r.passed for r in results)
         print(f"\nwritten: reports/seed/{stem}.tex, .md and .svg (the network's graph)\n")
+    from derive import notes_reports
+
+    for path in notes_reports.write(out_dir, ROOT / "examples"):
+        print(f"written: {path.relative_to(ROOT)}")
+    print(
+        "  (the notes' second half: vanishing gradients, the activation table, initialization;\n"
+        "   figures activations.png, init_tanh.png, init_relu.png beside it)\n"
+    )
     net = Network.from_file(ROOT / "examples" / "seed_example2.toml")
     for answer in (r"2(\hat{y}-y)z^T", r"2 z (\hat{y}-y)^T", r"2 W^{(2)}(\hat{y}-y)x^T"):
         wrt = "W2" if "z" in answer else "W1"

@@ -199,14 +199,14 @@ def as_markdown(found: list[Rule]) -> str:
 
 def as_latex(found: list[Rule]) -> str:
     """A LaTeX fragment (sections and align* blocks), for \\input into a document."""
+    from derive.report import tex_text
+
     out = [r"\section*{Weight initialization, derived}"]
     for rule in found:
         out.append(rf"\subsection*{{{rule.name}: ${rule.latex}$}}")
         out.append(r"\begin{enumerate}")
         for step in rule.steps:
-            text = step.text.replace("∂", r"$\partial$").replace("Σ", r"$\Sigma$")
-            text = text.replace("²", r"$^2$").replace("′", "'")
-            out.append(rf"\item {text}: \[ {step.latex} \]")
+            out.append(rf"\item {tex_text(step.text)}: \[ {step.latex} \]")
         out.append(r"\end{enumerate}")
     return "\n".join(out) + "\n"
 

@@ -251,6 +251,11 @@ def to_json(deriv: Derivation, names: Sequence[str]) -> str:
     return json.dumps(to_json_data(deriv, names), indent=2, ensure_ascii=False) + "\n"
 
 
+def tex_text(text: str) -> str:
+    """Plain text (ours or a spec's) safe for LaTeX's text mode; see `_tex_text`."""
+    return _tex_text(text)
+
+
 def _tex_text(text: str) -> str:
     """Plain text made safe for LaTeX's text mode: every character TeX would read as markup is
     escaped, and control characters (newlines included: a blank line inside \\title is an error)
@@ -322,4 +327,12 @@ def _md_paragraphs(text: str) -> list[str]:
 _MD_ENTITIES = {"&": "&amp;", "<": "&lt;"}  # no tag, comment or entity can start
 
 
-_UNICODE_TEXT = {"⊙": r"$\odot$", "−": "-", "·": r"$\cdot$", "ŷ": r"$\hat{y}$", "…": "..."}
+_UNICODE_TEXT = {
+    "⊙": r"$\odot$", "−": "-", "·": r"$\cdot$", "ŷ": r"$\hat{y}$", "…": "...",
+    "∂": r"$\partial$", "σ": r"$\sigma$", "δ": r"$\delta$", "Σ": r"$\Sigma$", "′": "'",
+    "ᵀ": r"$^{T}$", "≈": r"$\approx$", "‖": r"$\|$", "≤": r"$\le$", "–": "--",
+    "×": r"$\times$", "→": r"$\to$", "∞": r"$\infty$", "ε": r"$\varepsilon$",
+    "γ": r"$\gamma$", "β": r"$\beta$", "λ": r"$\lambda$", "²": r"$^{2}$", "¹": r"$^{1}$",
+    "⁴": r"$^{4}$", "⁽": r"$^{(}$", "⁾": r"$^{)}$", "⁻": r"$^{-}$", "⁺": r"$^{+}$",
+}  # fmt: skip
+

@@ -141,3 +141,19 @@ def test_the_spec_format_accepts_exactly_the_example_of_the_design() -> None:
     assert {wrt: compact(net.gradient(wrt).latex) for wrt, _ in SEED_EXAMPLE2} == dict(
         SEED_EXAMPLE2
     )
+
+
+def test_committed_notes_report_is_current() -> None:
+    # reports/seed/vanishing.md is written by `make demo`; the measured rows of the
+    # initialization table are compared by their verdicts (BLAS may move a last digit)
+    from derive import notes_reports
+
+    seed = EXAMPLES.parent / "reports" / "seed"
+    cases = notes_reports.vanishing_cases(EXAMPLES)
+    committed = (seed / "vanishing.md").read_text()
+    for c in cases:
+        assert f"| {c.title} | {c.change} | {c.words} |" in committed
+    from derive import activation_table
+
+    table = activation_table.as_markdown(activation_table.table())
+    assert table.split("\n", 2)[2] in committed

@@ -66,3 +66,13 @@ def test_a_title_with_every_special_character_compiles_as_text(tmp_path: Path) -
     log = compile_latex(tmp_path, net.latex())
     assert "/etc/hostname" not in log  # read as text, never as a file to input
     assert not (tmp_path / "doc.log").read_text(errors="replace").count("(/etc/")
+
+
+@pytest.mark.skipif(PDFLATEX is None, reason="pdflatex is not installed (.ci/run installs it)")
+def test_the_notes_second_half_compiles_inside_the_margins(tmp_path: Path) -> None:
+    seed = EXAMPLES_DIR.parent / "reports" / "seed"
+    for figure in ("activations.png", "init_tanh.png", "init_relu.png"):
+        shutil.copy(seed / figure, tmp_path / figure)
+    log = compile_latex(tmp_path, (seed / "vanishing.tex").read_text())
+    wide = [float(pt) for pt, _ in OVERFULL.findall(log) if float(pt) > MARGIN_PT]
+    assert not wide, wide
