@@ -13,6 +13,7 @@ from numeric.spec import FUNCTIONS
 Shape = tuple[int, int]
 SCALAR: Shape = (1, 1)
 DEFAULT_LEAKY_ALPHA = 0.01
+DEFAULT_EPS = 1e-5  # standardize / batchnorm: added to the variance
 
 
 @dataclass(frozen=True)
@@ -102,13 +103,20 @@ class _Compiler:
     """Turns one expression's AST into a list of nodes, checking names and shapes."""
 
     def __init__(
-        self, source: str, name: str, expr: str, known: Mapping[str, Shape], later: set[str]
+        self,
+        source: str,
+        name: str,
+        expr: str,
+        known: Mapping[str, Shape],
+        later: set[str],
+        dims: Mapping[str, int] | None = None,
     ) -> None:
         self.source = source
         self.name = name
         self.expr = expr
         self.known = known
         self.later = later
+        self.dims = dict(dims or {})
         self.nodes: list[Node] = []
 
     def fail(self, message: str) -> NumericSpecError:
@@ -195,6 +203,8 @@ class _Compiler:
     def visit_name(self, name: str) -> int:
         if name in self.known:
             return self.emit(Ref(name, self.known[name]))
+        if name in self.dims:  # a dim in an equation is its size, a number (sum(E**2) / B)
+            return self.emit(Const(float(self.dims[name])))
         if name == self.name:
             raise self.fail(f"'{name}' refers to itself")
         if name in self.later:
@@ -222,12 +232,9 @@ class _Compiler:
         elif op in ("add", "sub"):
             result = broadcast_shape(a, b)
             expected = "equal shapes, a 1x1 scalar, or a row/column vector to broadcast"
-        elif op == "mul":
-            result = broadcast_shape(a, b) if SCALAR in (a, b) or a == b else None
-            expected = "equal shapes (Hadamard) or a 1x1 scalar on one side"
-        else:  # div
-            result = a if b == SCALAR else None
-            expected = "a 1x1 scalar denominator"
+        else:  # mul, div: elementwise, with the same broadcasts as + and -
+            result = broadcast_shape(a, b)
+            expected = "equal shapes, a 1x1 scalar, or a row/column vector to broadcast"
         if result is None:
             raise self.fail(f"shapes {where}: expected {expected}")
         return self.emit(Apply(op, (left, right), result))
@@ -239,11 +246,16 @@ class _Compiler:
         func = node.func.id
         if func not in FUNCTIONS:
             raise self.fail(f"unknown function '{func}'; allowed: " + ", ".join(FUNCTIONS))
-        if node.keywords:
-            raise self.fail(f"{func}() takes positional arguments only")
-        n_max = 2 if func == "leaky_relu" else 1
-        if not 1 <= len(node.args) <= n_max or any(isinstance(a, ast.Starred) for a in node.args):
-            expected = "1 or 2 arguments" if n_max == 2 else "exactly 1 argument"
+        axis = self.axis_keyword(func, node)
+        n_min, n_max = _ARITY.get(func, (1, 1))
+        if not n_min <= len(node.args) <= n_max or any(
+            isinstance(a, ast.Starred) for a in node.args
+        ):
+            expected = (
+                f"exactly {n_min} argument{'s' if n_min > 1 else ''}"
+                if n_min == n_max
+                else f"{n_min} to {n_max} arguments"
+            )
             raise self.fail(f"{func}() takes {expected}, got {len(node.args)}")
         # Fuse the exact pattern log(sum(exp(E))) so that it is evaluated with a max shift.
         if func == "log":
@@ -252,9 +264,15 @@ class _Compiler:
             if exponent is not None:
                 arg = self.visit(exponent)
                 return self.emit(Apply("logsumexp", (arg,), SCALAR))
+        if func in ("standardize", "batchnorm"):
+            return self.normalization(func, node)
         arg = self.visit(node.args[0])
         if func in ("sum", "mean"):
-            return self.emit(Apply(func, (arg,), SCALAR))
+            if axis is None:
+                return self.emit(Apply(func, (arg,), SCALAR))
+            rows, cols = self.shape(arg)
+            shape = (1, cols) if axis == 0 else (rows, 1)
+            return self.emit(Apply(f"{func}_axis", (arg,), shape, (("axis", float(axis)),)))
         params: tuple[tuple[str, float], ...] = ()
         if func == "leaky_relu":
             alpha = (
@@ -265,12 +283,62 @@ class _Compiler:
             params = (("alpha", alpha),)
         return self.emit(Apply(func, (arg,), self.shape(arg), params))
 
+    def axis_keyword(self, func: str, node: ast.Call) -> int | None:
+        """The axis= of sum/mean (0: down the rows, giving a row; 1: across, giving a column)."""
+        if not node.keywords:
+            return None
+        if func not in ("sum", "mean") or len(node.keywords) != 1 or node.keywords[0].arg != "axis":
+            raise self.fail(f"{func}() takes positional arguments only (sum and mean take axis=)")
+        value = node.keywords[0].value
+        if not (isinstance(value, ast.Constant) and value.value in (0, 1)) or isinstance(
+            value.value if isinstance(value, ast.Constant) else None, bool
+        ):
+            raise self.fail(f"{func}(..., axis=) must be 0 or 1, got {ast.unparse(value)!r}")
+        return int(value.value)
+
+    def normalization(self, func: str, node: ast.Call) -> int:
+        """standardize(Z, eps): per row over the columns, (z - mean) / sqrt(var + eps);
+        batchnorm(Z, gamma, beta, eps): gamma * standardize(Z, eps) + beta, gamma and beta
+        columns of Z's height."""
+        z = self.visit(node.args[0])
+        rows, cols = self.shape(z)
+        n_tensors = 1 if func == "standardize" else 3
+        eps_at = n_tensors
+        eps = (
+            self.constant(node.args[eps_at], f"{func} eps")
+            if len(node.args) > eps_at
+            else DEFAULT_EPS
+        )
+        if not eps > 0:
+            raise self.fail(f"{func} eps must be positive, got {eps}")
+        hat = self.emit(Apply("standardize", (z,), (rows, cols), (("eps", eps),)))
+        if func == "standardize":
+            return hat
+        gamma, beta = self.visit(node.args[1]), self.visit(node.args[2])
+        for what, index in (("gamma", gamma), ("beta", beta)):
+            if self.shape(index) not in ((rows, 1), SCALAR):
+                raise self.fail(
+                    f"batchnorm {what} has shape {_fmt(self.shape(index))}; expected "
+                    f"{rows}x1 (one per row of Z) or 1x1"
+                )
+        scaled = self.emit(Apply("mul", (gamma, hat), (rows, cols)))
+        return self.emit(Apply("add", (scaled, beta), (rows, cols)))
+
+
+_ARITY = {"leaky_relu": (1, 2), "standardize": (1, 2), "batchnorm": (3, 4)}
+
 
 def compile_equation(
-    source: str, name: str, expr: str, known: Mapping[str, Shape], later: set[str]
+    source: str,
+    name: str,
+    expr: str,
+    known: Mapping[str, Shape],
+    later: set[str],
+    dims: Mapping[str, int] | None = None,
 ) -> Equation:
-    """Compile `name = expr`; `known` maps usable names to shapes, `later` are forbidden."""
-    compiler = _Compiler(source, name, expr, known, later)
+    """Compile `name = expr`; `known` maps usable names to shapes, `later` are forbidden;
+    a name of `dims` stands for its size."""
+    compiler = _Compiler(source, name, expr, known, later, dims)
     try:
         tree = ast.parse(expr.strip(), mode="eval")
     except (SyntaxError, ValueError) as exc:

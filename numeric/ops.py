@@ -102,8 +102,8 @@ def _mul_vjp(y_bar: Array, y: Array, a: Array, b: Array) -> tuple[Array, Array]:
 
 
 def _div_vjp(y_bar: Array, y: Array, a: Array, s: Array) -> tuple[Array, Array]:
-    # y = a / s with s a (1, 1) scalar: dy/ds = -a / s**2 = -y / s
-    return y_bar / s, unbroadcast(-y_bar * y / s, s.shape)
+    # y = a / s elementwise (s may broadcast): dy/ds = -a / s**2 = -y / s
+    return unbroadcast(y_bar / s, a.shape), unbroadcast(-y_bar * y / s, s.shape)
 
 
 def _pow_forward(a: Array, p: float) -> Array:
@@ -186,6 +186,44 @@ def _mean_vjp(y_bar: Array, y: Array, a: Array) -> tuple[Array]:
     return (np.full(a.shape, y_bar / a.size),)
 
 
+def _sum_axis_forward(a: Array, axis: float) -> Array:
+    total: Array = np.add.reduce(a, axis=int(axis), keepdims=True)
+    return total
+
+
+def _sum_axis_vjp(y_bar: Array, y: Array, a: Array, axis: float) -> tuple[Array]:
+    return (np.broadcast_to(y_bar, a.shape).copy(),)
+
+
+def _mean_axis_forward(a: Array, axis: float) -> Array:
+    total: Array = np.add.reduce(a, axis=int(axis), keepdims=True)
+    return total / a.shape[int(axis)]
+
+
+def _mean_axis_vjp(y_bar: Array, y: Array, a: Array, axis: float) -> tuple[Array]:
+    return (np.broadcast_to(y_bar / a.shape[int(axis)], a.shape).copy(),)
+
+
+def _standardize_forward(z: Array, eps: float) -> Array:
+    """(z - mean) / sqrt(var + eps), each row over its columns (a batch of B examples)."""
+    centred = z - z.mean(axis=1, keepdims=True)
+    var = (centred * centred).mean(axis=1, keepdims=True)
+    result: Array = centred / np.sqrt(var + eps)
+    return result
+
+
+def _standardize_vjp(y_bar: Array, y: Array, z: Array, eps: float) -> tuple[Array]:
+    # With zhat = y and G = y_bar, per row over the B columns (written from the chain rule
+    # through the mean and the variance, not taken from derive/):
+    #   dL/dz = (1/B) (var + eps)^(-1/2) (B G - sum_j G - zhat * sum_j (G * zhat))
+    b = z.shape[1]
+    centred = z - z.mean(axis=1, keepdims=True)
+    inv_std = 1 / np.sqrt((centred * centred).mean(axis=1, keepdims=True) + eps)
+    total = y_bar.sum(axis=1, keepdims=True)
+    along = (y_bar * y).sum(axis=1, keepdims=True)
+    return ((inv_std / b) * (b * y_bar - total - y * along),)
+
+
 def _logsumexp_vjp(y_bar: Array, y: Array, e: Array) -> tuple[Array]:
     # d/dE log(sum(exp(E))) = softmax(E), computed with the same max shift as the forward
     # (exp(E - y) would lose digits: E - y cancels when the entries are ~1000).
@@ -217,6 +255,9 @@ OPS: dict[str, Op] = dict(
         _op("sqrt", 1, np.sqrt, _sqrt_vjp),
         _op("sum", 1, _sum_forward, _sum_vjp),
         _op("mean", 1, _mean_forward, _mean_vjp),
+        _op("sum_axis", 1, _sum_axis_forward, _sum_axis_vjp),
+        _op("mean_axis", 1, _mean_axis_forward, _mean_axis_vjp),
+        _op("standardize", 1, _standardize_forward, _standardize_vjp),
         # Not written by users: the graph builder fuses the exact pattern log(sum(exp(E))).
         _op("logsumexp", 1, logsumexp, _logsumexp_vjp),
     ]

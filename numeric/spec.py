@@ -12,7 +12,10 @@ from typing import Any
 from numeric.errors import NumericSpecError
 
 ROLES = ("input", "target", "param")
-FUNCTIONS = ("sigmoid", "tanh", "relu", "leaky_relu", "exp", "log", "sqrt", "sum", "mean")
+FUNCTIONS = (
+    "sigmoid", "tanh", "relu", "leaky_relu", "exp", "log", "sqrt", "sum", "mean", "standardize",
+    "batchnorm",
+)  # fmt: skip
 
 _TOP_KEYS = frozenset({"title", "description", "dims", "vars", "forward"})
 _VAR_KEYS = frozenset({"shape", "role", "latex", "range"})

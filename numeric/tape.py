@@ -74,7 +74,9 @@ class Network:
         equations: list[Equation] = []
         for eq_spec in spec.equations:
             later.discard(eq_spec.name)
-            eq = compile_equation(spec.source, eq_spec.name, eq_spec.expr, known, later)
+            eq = compile_equation(
+                spec.source, eq_spec.name, eq_spec.expr, known, later, dict(spec.dims)
+            )
             known[eq.name] = eq.shape
             equations.append(eq)
         loss = equations[-1]

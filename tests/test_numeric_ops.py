@@ -75,6 +75,11 @@ OP_CASES = [
     OpCase("sum", "sum(A)", {"A": (MAT, "")}, '"scalar"'),
     OpCase("mean", "mean(A)", {"A": (MAT, "")}, '"scalar"'),
     OpCase("logsumexp", "log(sum(exp(A)))", {"A": (MAT, "")}, '"scalar"'),
+    OpCase("sum_axis0", "sum(A, axis=0)", {"A": (MAT, "")}, ROW),
+    OpCase("mean_axis1", "mean(A, axis=1)", {"A": (MAT, "")}, COL),
+    OpCase("standardize", "standardize(A, 0.01)", {"A": (MAT, "")}, MAT),
+    OpCase("mul_column", "b * A", {"A": (MAT, ""), "b": (COL, "")}, MAT),
+    OpCase("div_row", "A / q", {"A": (MAT, ""), "q": (ROW, POS)}, MAT),
     OpCase("quadratic_form", "x.T @ M @ x", {"x": (COL, ""), "M": ('["r", "r"]', "")}, '"scalar"'),
 ]
 
