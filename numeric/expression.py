@@ -290,11 +290,10 @@ class _Compiler:
         if func not in ("sum", "mean") or len(node.keywords) != 1 or node.keywords[0].arg != "axis":
             raise self.fail(f"{func}() takes positional arguments only (sum and mean take axis=)")
         value = node.keywords[0].value
-        if not (isinstance(value, ast.Constant) and value.value in (0, 1)) or isinstance(
-            value.value if isinstance(value, ast.Constant) else None, bool
-        ):
+        axis = value.value if isinstance(value, ast.Constant) else None
+        if isinstance(axis, bool) or not isinstance(axis, int) or axis not in (0, 1):
             raise self.fail(f"{func}(..., axis=) must be 0 or 1, got {ast.unparse(value)!r}")
-        return int(value.value)
+        return axis
 
     def normalization(self, func: str, node: ast.Call) -> int:
         """standardize(Z, eps): per row over the columns, (z - mean) / sqrt(var + eps);

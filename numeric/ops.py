@@ -197,7 +197,8 @@ def _sum_axis_vjp(y_bar: Array, y: Array, a: Array, axis: float) -> tuple[Array]
 
 def _mean_axis_forward(a: Array, axis: float) -> Array:
     total: Array = np.add.reduce(a, axis=int(axis), keepdims=True)
-    return total / a.shape[int(axis)]
+    mean: Array = total / a.shape[int(axis)]
+    return mean
 
 
 def _mean_axis_vjp(y_bar: Array, y: Array, a: Array, axis: float) -> tuple[Array]:
