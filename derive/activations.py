@@ -12,7 +12,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
+from typing import Any
 
+import numpy as np
+import numpy.typing as npt
 import sympy
 
 from derive import expr as E
@@ -20,17 +23,38 @@ from derive import expr as E
 T = sympy.Symbol("t", real=True)  # the function's argument
 S = sympy.Symbol("s", real=True)  # the function's output
 ALPHA = sympy.Symbol("alpha", positive=True)  # a parameter (leaky ReLU's slope)
+Array = npt.NDArray[Any]
+
+
+Number = Any  # a float (NumPy backends) or an mpmath float (the precise evaluator)
 
 
 @dataclass(frozen=True)
 class Activation:
-    """One row of the table."""
+    """One row of the table: everything gradproof knows about one elementwise function.
+
+    Nothing outside this table names a function: the derivative comes from `formula` by SymPy,
+    and each backend reads its own field (codegen `numpy`/`helper`, `evaluate` `float64` and
+    `precise`, the torch column `torch`, the answer reader `commands`/`words`, the spec
+    `param_range`). `numeric/` keeps its own, independent table (numeric/ops.py).
+    """
 
     name: str
     formula: Callable[[sympy.Expr, sympy.Expr], sympy.Expr]
     latex: str
-    kinked: bool = False
+    # generated NumPy: an expression over the argument's source `{a}` (and `{p}`, the
+    # parameter); `{a}` appears once, so a longer formula goes into `helper`, a function's source
+    numpy: str
+    float64: Callable[[Array, Number], Array]  # evaluate(): float64 arrays
+    precise: Callable[[Any, Number, Number], Number]  # evaluate(precise): (mpmath, x, p) -> f(x)
+    torch: Callable[[Any, Any, Number], Any]  # (torch module, tensor, p) -> f(tensor)
+    helper: str = ""
+    latex_call: str = ""  # how it prints applied, when not as latex(arg): \\sqrt{{{a}}}
+    commands: tuple[str, ...] = ()  # LaTeX commands read as this function: \sigma, \tanh
+    words: tuple[str, ...] = ()  # names read as it: relu, ReLU, \operatorname{ReLU}
+    kinked: bool = False  # a kink at 0; f′(0) is taken from the left, as PyTorch does
     default_param: float | None = None
+    param_range: tuple[float, float] | None = None  # [low, high) for a parameter given in a spec
     invertible: bool = True
 
     def scalar(self, t: sympy.Expr, param: sympy.Expr | None = None) -> sympy.Expr:
@@ -44,32 +68,99 @@ class Activation:
             return sympy.Integer(0)
         return sympy.Rational(repr(self.default_param))
 
+    def code(self, arg: str, param: sympy.Expr | None) -> str:
+        """This function applied to `arg` in generated NumPy source."""
+        p = float(param) if param is not None else float(self.param_value())
+        return self.numpy.format(a=arg, p=repr(p))
+
+    @property
+    def helper_name(self) -> str | None:
+        if not self.helper:
+            return None
+        return self.helper.split("def ", 1)[1].split("(", 1)[0]
+
+
+_SIGMOID_HELPER = """
+def _sigmoid(a):
+    # 1/(1 + e^-a) in place on one new array; for a < -709 e^-a overflows to inf and the
+    # result is the correct 0, so that overflow is silenced rather than reported
+    out = np.negative(a)
+    with np.errstate(over="ignore", under="ignore"):
+        np.exp(out, out=out)
+    out += 1.0
+    np.reciprocal(out, out=out)
+    return out
+"""
+
+_LEAKY_HELPER = """
+def _leaky_relu(a, slope):
+    return np.where(a > 0, a, slope * a)
+"""
+
+
+def _half_tanh_sigmoid(a: Array) -> Array:
+    out: Array = 0.5 + 0.5 * np.tanh(0.5 * a)
+    return out
+
 
 ACTIVATIONS: dict[str, Activation] = {
     a.name: a
     for a in (
-        Activation("sigmoid", lambda t, _: 1 / (1 + sympy.exp(-t)), r"\sigma"),
-        Activation("tanh", lambda t, _: sympy.tanh(t), r"\tanh"),
         Activation(
-            "relu",
-            lambda t, _: sympy.Piecewise((t, t > 0), (0, True)),
+            "sigmoid", lambda t, _: 1 / (1 + sympy.exp(-t)), r"\sigma",
+            numpy="_sigmoid({a})", helper=_SIGMOID_HELPER,
+            float64=lambda a, p: _half_tanh_sigmoid(a),
+            precise=lambda mp, x, p: 1 / (1 + mp.exp(-x)),
+            torch=lambda torch, x, p: torch.sigmoid(x),
+            commands=("sigma",), words=("sigmoid", "sigm"),
+        ),
+        Activation(
+            "tanh", lambda t, _: sympy.tanh(t), r"\tanh",
+            numpy="np.tanh({a})", float64=lambda a, p: np.tanh(a),
+            precise=lambda mp, x, p: mp.tanh(x), torch=lambda torch, x, p: torch.tanh(x),
+            commands=("tanh",), words=("tanh",),
+        ),
+        Activation(
+            "relu", lambda t, _: sympy.Piecewise((t, t > 0), (0, True)),
             r"\operatorname{ReLU}",
-            kinked=True,
-            invertible=False,
+            numpy="np.maximum({a}, 0.0)", float64=lambda a, p: np.maximum(a, 0.0),
+            precise=lambda mp, x, p: x if x > 0 else mp.zero,
+            torch=lambda torch, x, p: torch.relu(x),
+            words=("relu", "ReLU", "RELU", "ReLu"),
+            kinked=True, invertible=False,
         ),
         Activation(
-            "leaky_relu",
-            lambda t, a: sympy.Piecewise((t, t > 0), (a * t, True)),
+            "leaky_relu", lambda t, a: sympy.Piecewise((t, t > 0), (a * t, True)),
             r"\operatorname{LeakyReLU}",
-            kinked=True,
-            default_param=0.01,
-            invertible=False,
+            numpy="_leaky_relu({a}, {p})", helper=_LEAKY_HELPER,
+            float64=lambda a, p: np.where(a > 0, a, p * a),
+            precise=lambda mp, x, p: x if x > 0 else p * x,
+            torch=lambda torch, x, p: torch.nn.functional.leaky_relu(x, float(p)),
+            words=("leakyrelu", "LeakyReLU", "LReLU"),
+            kinked=True, default_param=0.01, param_range=(0.0, 1.0), invertible=False,
         ),
-        Activation("exp", lambda t, _: sympy.exp(t), r"\exp"),
-        Activation("log", lambda t, _: sympy.log(t), r"\log"),
-        Activation("sqrt", lambda t, _: sympy.sqrt(t), r"\sqrt"),
+        Activation(
+            "exp", lambda t, _: sympy.exp(t), r"\exp",
+            numpy="np.exp({a})", float64=lambda a, p: np.exp(a),
+            precise=lambda mp, x, p: mp.exp(x), torch=lambda torch, x, p: torch.exp(x),
+            commands=("exp",), words=("exp",),
+        ),
+        Activation(
+            "log", lambda t, _: sympy.log(t), r"\log",
+            numpy="np.log({a})", float64=lambda a, p: np.log(a),
+            precise=lambda mp, x, p: mp.log(x) if x > 0 else mp.nan,
+            torch=lambda torch, x, p: torch.log(x),
+            commands=("log", "ln"), words=("log",),
+        ),
+        Activation(
+            "sqrt", lambda t, _: sympy.sqrt(t), r"\sqrt",
+            numpy="np.sqrt({a})", float64=lambda a, p: np.sqrt(a),
+            precise=lambda mp, x, p: mp.sqrt(x) if x >= 0 else mp.nan,
+            torch=lambda torch, x, p: torch.sqrt(x),
+            latex_call=r"\sqrt{{{a}}}", words=("sqrt",),
+        ),
     )
-}
+}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -110,7 +201,15 @@ def derivative_expr(name: str, arg: E.Expr, out: E.Expr, param: sympy.Expr | Non
     return scalar_to_matrix(form.expr, arg=arg, out=out)
 
 
-_FUNCTIONS: dict[type, str] = {sympy.exp: "exp", sympy.log: "log", sympy.tanh: "tanh"}
+def _functions() -> dict[type, str]:
+    """SymPy's function classes that are rows of the table (exp, log, tanh), for reading a
+    derivative back: a row whose formula is one SymPy function applied to t."""
+    out: dict[type, str] = {}
+    for act in ACTIVATIONS.values():
+        f = act.scalar(T)
+        if isinstance(f, sympy.Function) and f.args == (T,):
+            out[type(f)] = act.name
+    return out
 
 
 def scalar_to_matrix(e: sympy.Expr, arg: E.Expr, out: E.Expr) -> E.Expr:
@@ -137,8 +236,8 @@ def scalar_to_matrix(e: sympy.Expr, arg: E.Expr, out: E.Expr) -> E.Expr:
         if isinstance(x, sympy.Heaviside) and x.args[0] == T:
             return E.Indicator(arg, ">")
         if isinstance(x, sympy.Piecewise):
-            return _piecewise(x, arg)
-        fn = _FUNCTIONS.get(type(x))
+            return _piecewise(x, arg, conv)
+        fn = _functions().get(type(x))
         if fn is not None:
             return E.Apply(fn, conv(x.args[0]))
         raise NotImplementedError(f"no matrix form for the scalar derivative {x}")
@@ -146,13 +245,19 @@ def scalar_to_matrix(e: sympy.Expr, arg: E.Expr, out: E.Expr) -> E.Expr:
     return conv(e)
 
 
-def _piecewise(x: sympy.Piecewise, arg: E.Expr) -> E.Expr:
-    """A two-branch constant Piecewise on t > 0 as indicators: c1 𝟙[a > 0] + c2 𝟙[a ≤ 0]."""
+def _piecewise(
+    x: sympy.Piecewise, arg: E.Expr, conv: Callable[[sympy.Expr], E.Expr]
+) -> E.Expr:
+    """A two-branch Piecewise on t > 0 as indicators: v1 𝟙[a > 0] + v2 𝟙[a ≤ 0], a branch that is
+    a constant as a coefficient (leaky ReLU′), another as an elementwise factor (ELU′)."""
     (v1, c1), (v2, c2) = x.args
-    if c1 != (T > 0) or c2 != sympy.true or not (v1.is_Number and v2.is_Number):
+    if c1 != (T > 0) or c2 != sympy.true:
         raise NotImplementedError(f"no matrix form for the piecewise derivative {x}")
-    return E.add(
-        E.scale(v1, E.Indicator(arg, ">")),
-        E.scale(v2, E.Indicator(arg, "<=")),
-        shape=arg.shape,
-    )
+
+    def branch(v: sympy.Expr, relation: str) -> E.Expr:
+        step = E.Indicator(arg, relation)
+        if v.is_Number:
+            return E.scale(v, step)
+        return E.hadamard(conv(v), step)
+
+    return E.add(branch(v1, ">"), branch(v2, "<="), shape=arg.shape)

@@ -15,7 +15,7 @@ import keyword
 import re
 import shlex
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import sympy
@@ -23,6 +23,7 @@ from sympy.printing.pycode import pycode
 
 from derive import expr as E
 from derive import report
+from derive.activations import ACTIVATIONS
 from derive.chain_rule import Derivation
 from derive.files import write_text_atomic
 from derive.spec import Spec
@@ -49,38 +50,16 @@ import numpy as np
 
 '''
 
-HELPERS = """
-
-def _sigmoid(a):
-    # 1/(1 + e^-a) in place on one new array; for a < -709 e^-a overflows to inf and the
-    # result is the correct 0, so that overflow is silenced rather than reported
-    out = np.negative(a)
-    with np.errstate(over="ignore", under="ignore"):
-        np.exp(out, out=out)
-    out += 1.0
-    np.reciprocal(out, out=out)
-    return out
-
-
-def _leaky_relu(a, slope):
-    return np.where(a > 0, a, slope * a)
-
-"""
-
-_FUNCTIONS: dict[str, Callable[[str, sympy.Expr | None], str]] = {
-    "sigmoid": lambda a, _: f"_sigmoid({a})",
-    "tanh": lambda a, _: f"np.tanh({a})",
-    "relu": lambda a, _: f"np.maximum({a}, 0.0)",
-    "leaky_relu": lambda a, p: f"_leaky_relu({a}, {float(p) if p is not None else 0.01!r})",
-    "exp": lambda a, _: f"np.exp({a})",
-    "log": lambda a, _: f"np.log({a})",
-    "sqrt": lambda a, _: f"np.sqrt({a})",
-}
+# the activation table's helper functions, defined in a generated module that uses them
+HELPERS = "\n" + "".join(
+    "\n" + act.helper.strip("\n") + "\n\n" for act in ACTIVATIONS.values() if act.helper
+)
+HELPER_NAMES = tuple(a.helper_name for a in ACTIVATIONS.values() if a.helper_name)
 
 _RESERVED = (
     set(dir(builtins))
     | set(keyword.kwlist)
-    | {"np", "forward", "gradients", "all_gradients", "arrays", "dtype", "_sigmoid", "_leaky_relu"}
+    | {"np", "forward", "gradients", "all_gradients", "arrays", "dtype", *HELPER_NAMES}
     | {"WRT"}
 )
 
@@ -183,7 +162,7 @@ class _Emitter:
         if isinstance(e, E.Transpose):
             return f"{self.emit(e.children[0], _ATOM)}.T", _ATOM
         if isinstance(e, E.Apply):
-            return _FUNCTIONS[e.fn](self.emit(e.children[0]), e.param), _ATOM
+            return ACTIVATIONS[e.fn].code(self.emit(e.children[0]), e.param), _ATOM
         if isinstance(e, E.Indicator):
             op = ">" if e.relation == ">" else "<="
             return f"({self.emit(e.children[0], _ADD)} {op} 0)", _ATOM
@@ -390,7 +369,7 @@ def generate(deriv: Derivation, source: str, target: str = "FILE.py") -> str:
 
     out.append(_unpack_source(spec))
     text = "\n".join(out)
-    for helper in ("_sigmoid", "_leaky_relu", "_dtype"):
+    for helper in (*HELPER_NAMES, "_dtype"):
         if text.count(f"{helper}(") == 1:  # only its definition: not used by this network
             text = _drop_function(text, helper)
     return text

@@ -6,7 +6,7 @@ but the way two expressions are compared at random dims and values.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -14,24 +14,9 @@ import numpy.typing as npt
 import sympy
 
 from derive import expr as E
+from derive.activations import ACTIVATIONS
 
 Array = npt.NDArray[np.float64]
-
-
-def _sigmoid(a: Array) -> Array:
-    out: Array = 0.5 + 0.5 * np.tanh(0.5 * a)
-    return out
-
-
-_FUNCTIONS: dict[str, Callable[[Array, float], Array]] = {
-    "sigmoid": lambda a, p: _sigmoid(a),
-    "tanh": lambda a, p: np.tanh(a),
-    "relu": lambda a, p: np.maximum(a, 0.0),
-    "leaky_relu": lambda a, p: np.where(a > 0, a, p * a),
-    "exp": lambda a, p: np.exp(a),
-    "log": lambda a, p: np.log(a),
-    "sqrt": lambda a, p: np.sqrt(a),
-}
 
 
 def size(dim: E.Dim, dims: Mapping[str, int]) -> int:
@@ -50,7 +35,7 @@ class _Numbers:
         return np.full(shape, value, dtype=self.dtype)
 
     def apply(self, fn: str, a: Array, param: Any) -> Array:
-        return _FUNCTIONS[fn](a, param)
+        return ACTIVATIONS[fn].float64(a, param)
 
     def indicator(self, a: Array, relation: str) -> Array:
         hit = a > 0 if relation == ">" else a <= 0
@@ -70,17 +55,6 @@ class _Precise(_Numbers):
 
         self.mp = mpmath.mp.clone()
         self.mp.dps = digits
-        mp = self.mp
-        table: dict[str, Callable[[Any, Any], Any]] = {
-            "sigmoid": lambda x, p: 1 / (1 + mp.exp(-x)),
-            "tanh": lambda x, p: mp.tanh(x),
-            "relu": lambda x, p: x if x > 0 else mp.zero,
-            "leaky_relu": lambda x, p: x if x > 0 else p * x,
-            "exp": lambda x, p: mp.exp(x),
-            "log": lambda x, p: mp.log(x) if x > 0 else mp.nan,
-            "sqrt": lambda x, p: mp.sqrt(x) if x >= 0 else mp.nan,
-        }
-        self.table = table
 
     def constant(self, v: sympy.Expr) -> Any:
         if v.is_Rational:
@@ -88,8 +62,8 @@ class _Precise(_Numbers):
         return self.mp.mpf(str(sympy.N(v, self.mp.dps + 5)))
 
     def apply(self, fn: str, a: Array, param: Any) -> Array:
-        f = self.table[fn]
-        return np.frompyfunc(lambda x: f(x, param), 1, 1)(a)  # type: ignore[no-any-return]
+        f, mp = ACTIVATIONS[fn].precise, self.mp
+        return np.frompyfunc(lambda x: f(mp, x, param), 1, 1)(a)  # type: ignore[no-any-return]
 
     def lift(self, a: Array) -> Array:
         """A float64 array as exact mpmath values."""
@@ -196,7 +170,7 @@ def kink_arguments(e: E.Expr) -> list[E.Expr]:
     out: list[E.Expr] = []
     for n in E.walk_nodes(e):
         if isinstance(n, E.Indicator) or (
-            isinstance(n, E.Apply) and n.fn in ("relu", "leaky_relu")
+            isinstance(n, E.Apply) and ACTIVATIONS[n.fn].kinked
         ):
             out.append(n.children[0])
     return out

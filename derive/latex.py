@@ -224,9 +224,10 @@ class LatexPrinter:
     def _print_Apply(self, e: E.Expr) -> tuple[str, int]:
         assert isinstance(e, E.Apply)
         arg = self.doprint(e.children[0])
-        if e.fn == "sqrt":
-            return rf"\sqrt{{{arg}}}", ATOM
-        name = ACTIVATIONS[e.fn].latex
+        act = ACTIVATIONS[e.fn]
+        if act.latex_call:
+            return act.latex_call.format(a=arg), ATOM
+        name = act.latex
         if e.param is not None and e.param != ACTIVATIONS[e.fn].param_value():
             name += f"_{{{number_latex(e.param)}}}"
         return name + delimit("(", ")", arg), ATOM

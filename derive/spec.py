@@ -860,27 +860,31 @@ class _EquationReader:
         if node.keywords:
             raise self.fail(f"{fn}() takes no keyword arguments", node)
         nargs = len(node.args)
-        if fn == "leaky_relu" and nargs == 2:
-            slope = node.args[1]
-            if not isinstance(slope, ast.Constant):
+        act = ACTIVATIONS.get(fn)
+        if act is not None and act.param_range is not None and nargs == 2:
+            param = node.args[1]
+            if not isinstance(param, ast.Constant):
                 raise self.fail(
-                    "leaky_relu's slope must be a number, as in leaky_relu(a, 0.01)", node
+                    f"{fn}'s parameter must be a number, as in {fn}(a, {act.default_param})", node
                 )
-            value = self.number(slope)
-            if not 0 <= value < 1:
-                raise self.fail(f"leaky_relu's slope {value} must be in [0, 1)", node)
+            value = self.number(param)
+            low, high = act.param_range
+            if not low <= value < high:
+                raise self.fail(f"{fn}'s parameter {value} must be in [{low:g}, {high:g})", node)
             arg = self.visit(node.args[0], depth + 1)
             return E.Apply(fn, arg, value)
         if nargs != 1:
-            takes = "one or two arguments" if fn == "leaky_relu" else "one argument"
+            two = act is not None and act.param_range is not None
+            takes = "one or two arguments" if two else "one argument"
             raise self.fail(f"{fn}() takes {takes}, got {nargs}", node)
         arg = self.visit(node.args[0], depth + 1)
         if fn == "sum":
             return E.sum_all(arg)
         if fn == "mean":
             return E.mean(arg)
-        if fn == "leaky_relu":
-            return E.Apply(fn, arg, ACTIVATIONS[fn].param_value())
+        assert act is not None
+        if act.default_param is not None:
+            return E.Apply(fn, arg, act.param_value())
         return E.Apply(fn, arg)
 
     def show(self, node: ast.AST) -> str:

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from derive import expr as E
+from derive.activations import ACTIVATIONS
 from derive.api import Network
 
 
@@ -78,11 +79,9 @@ def _evaluate(torch: Any, e: E.Expr, env: Mapping[str, Any], dims: Mapping[str, 
         if isinstance(n, E.Transpose):
             return k[0].T
         if isinstance(n, E.Apply):
-            x = k[0]
-            if n.fn == "leaky_relu":
-                slope = num(n.param) if n.param is not None else 0.01
-                return torch.nn.functional.leaky_relu(x, slope)
-            return getattr(torch, n.fn)(x)
+            act = ACTIVATIONS[n.fn]
+            param = n.param if n.param is not None else act.param_value()
+            return act.torch(torch, k[0], num(param))
         if isinstance(n, E.SumAll):
             return k[0].sum().reshape(1, 1)
         if isinstance(n, E.Mean):

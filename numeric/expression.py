@@ -8,11 +8,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from numeric.errors import NumericSpecError
+from numeric.ops import ACTIVATIONS
 from numeric.spec import FUNCTIONS
 
 Shape = tuple[int, int]
 SCALAR: Shape = (1, 1)
-DEFAULT_LEAKY_ALPHA = 0.01
 DEFAULT_EPS = 1e-5  # standardize / batchnorm: added to the variance
 
 
@@ -247,7 +247,8 @@ class _Compiler:
         if func not in FUNCTIONS:
             raise self.fail(f"unknown function '{func}'; allowed: " + ", ".join(FUNCTIONS))
         axis = self.axis_keyword(func, node)
-        n_min, n_max = _ARITY.get(func, (1, 1))
+        with_param = func in ACTIVATIONS and ACTIVATIONS[func].param is not None
+        n_min, n_max = _ARITY.get(func, (1, 2 if with_param else 1))
         if not n_min <= len(node.args) <= n_max or any(
             isinstance(a, ast.Starred) for a in node.args
         ):
@@ -274,13 +275,15 @@ class _Compiler:
             shape = (1, cols) if axis == 0 else (rows, 1)
             return self.emit(Apply(f"{func}_axis", (arg,), shape, (("axis", float(axis)),)))
         params: tuple[tuple[str, float], ...] = ()
-        if func == "leaky_relu":
-            alpha = (
-                self.constant(node.args[1], "leaky_relu alpha")
+        act = ACTIVATIONS[func]
+        if act.param is not None:
+            assert act.default is not None
+            value = (
+                self.constant(node.args[1], f"{func} {act.param}")
                 if len(node.args) == 2
-                else DEFAULT_LEAKY_ALPHA
+                else act.default
             )
-            params = (("alpha", alpha),)
+            params = ((act.param, value),)
         return self.emit(Apply(func, (arg,), self.shape(arg), params))
 
     def axis_keyword(self, func: str, node: ast.Call) -> int | None:
@@ -324,7 +327,7 @@ class _Compiler:
         return self.emit(Apply("add", (scaled, beta), (rows, cols)))
 
 
-_ARITY = {"leaky_relu": (1, 2), "standardize": (1, 2), "batchnorm": (3, 4)}
+_ARITY = {"standardize": (1, 2), "batchnorm": (3, 4)}  # the activations: from their row
 
 
 def compile_equation(

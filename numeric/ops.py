@@ -237,6 +237,38 @@ def _op(name: str, arity: int, forward: ForwardRule, vjp: BackwardRule) -> tuple
     return name, Op(name, arity, forward, vjp)
 
 
+@dataclass(frozen=True)
+class Activation:
+    """numeric/'s own row for an elementwise function a spec may call: f(z) and its VJP.
+
+    Independent of derive/'s table on purpose: the two agree only if both are right.
+    """
+
+    name: str
+    forward: ForwardRule
+    vjp: BackwardRule
+    kinked: bool = False  # a kink at 0 (gradcheck compares sign patterns of the argument)
+    param: str | None = None  # the name of its one numeric parameter, if any
+    default: float | None = None
+
+
+ACTIVATIONS: dict[str, Activation] = {
+    a.name: a
+    for a in (
+        Activation("sigmoid", stable_sigmoid, _sigmoid_vjp),
+        Activation("tanh", np.tanh, _tanh_vjp),
+        Activation("relu", _relu_forward, _relu_vjp, kinked=True),
+        Activation(
+            "leaky_relu", _leaky_relu_forward, _leaky_relu_vjp, kinked=True, param="alpha",
+            default=0.01,
+        ),
+        Activation("exp", np.exp, _exp_vjp),
+        Activation("log", np.log, _log_vjp),
+        Activation("sqrt", np.sqrt, _sqrt_vjp),
+    )
+}  # fmt: skip
+
+
 OPS: dict[str, Op] = dict(
     [
         _op("matmul", 2, np.matmul, _matmul_vjp),
@@ -247,13 +279,7 @@ OPS: dict[str, Op] = dict(
         _op("pow", 1, _pow_forward, _pow_vjp),
         _op("transpose", 1, np.transpose, _transpose_vjp),
         _op("neg", 1, np.negative, _neg_vjp),
-        _op("sigmoid", 1, stable_sigmoid, _sigmoid_vjp),
-        _op("tanh", 1, np.tanh, _tanh_vjp),
-        _op("relu", 1, _relu_forward, _relu_vjp),
-        _op("leaky_relu", 1, _leaky_relu_forward, _leaky_relu_vjp),
-        _op("exp", 1, np.exp, _exp_vjp),
-        _op("log", 1, np.log, _log_vjp),
-        _op("sqrt", 1, np.sqrt, _sqrt_vjp),
+        *(_op(a.name, 1, a.forward, a.vjp) for a in ACTIVATIONS.values()),
         _op("sum", 1, _sum_forward, _sum_vjp),
         _op("mean", 1, _mean_forward, _mean_vjp),
         _op("sum_axis", 1, _sum_axis_forward, _sum_axis_vjp),
@@ -265,7 +291,7 @@ OPS: dict[str, Op] = dict(
 )
 
 # Ops whose argument has a kink at 0 (gradcheck compares sign patterns of these arguments).
-KINK_OPS: frozenset[str] = frozenset({"relu", "leaky_relu"})
+KINK_OPS: frozenset[str] = frozenset(a.name for a in ACTIVATIONS.values() if a.kinked)
 
 
 def forward_rule(name: str) -> ForwardRule:

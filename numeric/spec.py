@@ -10,12 +10,11 @@ from pathlib import Path
 from typing import Any
 
 from numeric.errors import NumericSpecError
+from numeric.ops import ACTIVATIONS
 
 ROLES = ("input", "target", "param")
-FUNCTIONS = (
-    "sigmoid", "tanh", "relu", "leaky_relu", "exp", "log", "sqrt", "sum", "mean", "standardize",
-    "batchnorm",
-)  # fmt: skip
+# what a spec may call: numeric's activation table, the reductions and the normalizations
+FUNCTIONS = (*ACTIVATIONS, "sum", "mean", "standardize", "batchnorm")
 
 _TOP_KEYS = frozenset({"title", "description", "dims", "vars", "forward"})
 _VAR_KEYS = frozenset({"shape", "role", "latex", "range"})

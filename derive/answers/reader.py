@@ -34,16 +34,15 @@ MAX_DEPTH = 150
 MAX_EXPONENT = 64
 TRANSPOSE_MARKS = {"T", "top", "intercal", "mathsf{T}", "mathrm{T}", "mathsfT", "mathrmT", "t",
                    "tr", "mathsf{t}", "mathrm{t}", "mathsft", "mathrmt"}  # fmt: skip
-FUNCTION_CMDS = {"sigma": "sigmoid", "tanh": "tanh", "exp": "exp", "log": "log", "ln": "log",
-                 "cosh": "cosh", "sinh": "sinh", "sech": "sech"}  # fmt: skip
 # hyperbolic functions that are no activation, read through exp: (e^u + e^-u) / 2, ...
 HYPERBOLIC = {"cosh": (1, 1, False), "sinh": (1, -1, False), "sech": (1, 1, True)}
-OPERATOR_NAMES = {
-    "relu": "relu", "ReLU": "relu", "RELU": "relu", "ReLu": "relu",
-    "leakyrelu": "leaky_relu", "LeakyReLU": "leaky_relu", "LReLU": "leaky_relu",
-    "sigmoid": "sigmoid", "sigm": "sigmoid", "tanh": "tanh", "exp": "exp", "log": "log",
-    "sqrt": "sqrt", "cosh": "cosh", "sinh": "sinh", "sech": "sech",
-}  # fmt: skip
+# the spellings of each function: from the activation table, plus the hyperbolic ones
+FUNCTION_CMDS = {c: a.name for a in ACTIVATIONS.values() for c in a.commands} | {
+    h: h for h in HYPERBOLIC
+}
+OPERATOR_NAMES = {w: a.name for a in ACTIVATIONS.values() for w in a.words} | {
+    h: h for h in HYPERBOLIC
+}
 
 
 @dataclass(frozen=True)
@@ -937,7 +936,7 @@ class _Parser:
             fn = self.activation_of(arg, at)
         if fn not in ACTIVATIONS:
             raise self.fail(f"unknown function {fn}", at)
-        param = ACTIVATIONS[fn].param_value() if fn == "leaky_relu" else None
+        param = ACTIVATIONS[fn].param_value() if ACTIVATIONS[fn].default_param is not None else None
         if not prime:
             return E.Apply(fn, arg, param)
         # f′(u) written in terms of u only: σ′(u) = σ(u) ⊙ (1 − σ(u))
