@@ -18,10 +18,7 @@ from pathlib import Path
 import sympy
 from sympy.calculus.util import function_range, maximum
 
-from derive.activations import ACTIVATIONS, S, T, derivative_form
-
-# the rows shown, in the notes' order, then the ones the notes do not cover
-SHOWN = ("sigmoid", "tanh", "relu", "leaky_relu", "elu", "softplus", "gelu", "silu")
+from derive.activations import ACTIVATIONS, S, T, V, derivative_form
 
 
 @dataclass(frozen=True)
@@ -70,20 +67,51 @@ def _pieces(f: sympy.Expr) -> list[tuple[sympy.Expr, sympy.Set]]:
     return out
 
 
+def _critical_values(expr: sympy.Expr) -> list[sympy.Expr]:
+    """expr at the roots of its derivative, found by SymPy's nsolve from a grid of starts, and
+    its limits at ±∞: where no closed form exists (SiLU′ peaks at t ≈ 2.3994)."""
+    slope = sympy.diff(expr, T)
+    values = [sympy.limit(expr, T, -sympy.oo), sympy.limit(expr, T, sympy.oo)]
+    for start in range(-8, 9):
+        try:
+            root = sympy.nsolve(slope, T, start)
+        except (ValueError, ZeroDivisionError, TypeError):
+            continue
+        if root.is_real:
+            values.append(sympy.Float(expr.subs(T, root), 6))
+    return values
+
+
 def _range(f: sympy.Expr) -> sympy.Set:
     total: sympy.Set = sympy.S.EmptySet
     for expr, where in _pieces(f):
-        total = total.union(function_range(expr, T, where))
+        try:
+            part = function_range(expr, T, where)
+        except NotImplementedError:
+            part = sympy.S.EmptySet
+        if part is sympy.S.EmptySet and where is not sympy.S.EmptySet:
+            # no closed form (SymPy gives up, or answers ∅): the extremes, found numerically
+            values = _critical_values(expr)
+            low, high = min(values, key=float), max(values, key=float)
+            part = sympy.Interval(low, high, left_open=not low.is_finite or low.is_Float is False,
+                                  right_open=not high.is_finite)  # fmt: skip
+        total = total.union(part)
     return total
 
 
 def _maximum(d: sympy.Expr) -> sympy.Expr:
     best: sympy.Expr | None = None
     for expr, where in _pieces(d):
-        m = maximum(expr, T, where) if expr.has(T) else expr
+        if not expr.has(T):
+            m = expr
+        else:
+            try:
+                m = maximum(expr, T, where)
+            except NotImplementedError:
+                m = max(_critical_values(expr), key=float)
         best = m if best is None else sympy.Max(best, m)
     assert best is not None
-    return sympy.nsimplify(best) if best.is_Float else best
+    return best
 
 
 def row(name: str) -> Row:
@@ -119,12 +147,14 @@ def row(name: str) -> Row:
                 rf"\ \text{{gradproof (and PyTorch) takes }} f'(0) = {sympy.latex(taken)}"
             )
     top = _maximum(d)
-    names = {S: rf"{act.latex}(t)" if name != "relu" else "s"}
+    names = {S: rf"{act.latex}(t)"}
+    if form.via is not None:
+        names[V] = rf"{ACTIVATIONS[form.via].latex}(t)"
     return Row(
         name=name,
         latex_name=act.latex,
         formula=_tex(_textbook(f)),
-        derivative=_tex(form.expr, names) if form.in_output else _indicators(form.expr),
+        derivative=_indicators(form.expr, names),
         output_range=sympy.latex(_range(f)),
         zero_centred=sympy.simplify(f.subs(T, -T) + f) == 0,
         saturates=saturates,
@@ -143,18 +173,22 @@ def _tex(e: sympy.Expr, names: dict[sympy.Symbol, str] | None = None) -> str:
     return text.replace(r"{\left(t \right)}", "(t)")
 
 
-def _indicators(d: sympy.Expr) -> str:
-    """A piecewise-constant derivative as indicators, as textbooks write ReLU′ = 𝟙[t > 0]."""
+def _indicators(d: sympy.Expr, names: dict[sympy.Symbol, str]) -> str:
+    """A piecewise derivative as indicators, as textbooks write ReLU′ = 𝟙[t > 0]."""
     if not isinstance(d, sympy.Piecewise):
-        return _tex(d)
+        return _tex(d, names)
     terms = []
     for expr, where in _pieces(d):
         if expr == 0:
             continue
         cond = _condition(where)
-        coef = "" if expr == 1 else _tex(expr) + " "
+        coef = "" if expr == 1 else _delimited(_tex(expr, names), expr) + " "
         terms.append(rf"{coef}\mathbb{{1}}[{cond}]")
     return " + ".join(terms) if terms else "0"
+
+
+def _delimited(text: str, e: sympy.Expr) -> str:
+    return rf"\left({text}\right)" if isinstance(e, sympy.Add) else text
 
 
 def _condition(where: sympy.Set) -> str:
@@ -177,13 +211,15 @@ def _textbook(e: sympy.Expr) -> sympy.Expr:
     """A two-branch piecewise on t > 0 as max(0, t) or max(αt, t) where that is what it is."""
     if isinstance(e, sympy.Piecewise) and len(e.args) == 2:
         (pos, c1), (neg, c2) = e.args
-        if c1 == (T > 0) and c2 is sympy.true and pos == T:
+        linear = neg == 0 or (neg.is_Mul and neg.as_coeff_Mul()[1] == T
+                                and 0 < neg.as_coeff_Mul()[0] < 1)  # fmt: skip
+        if c1 == (T > 0) and c2 is sympy.true and pos == T and linear:
             return sympy.Max(neg, T, evaluate=False)
     return e
 
 
 def table() -> list[Row]:
-    return [row(n) for n in SHOWN if n in ACTIVATIONS]
+    return [row(n) for n, act in ACTIVATIONS.items() if act.in_table]
 
 
 # -- printers ---------------------------------------------------------------------------------

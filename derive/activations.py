@@ -23,6 +23,7 @@ from derive import expr as E
 T = sympy.Symbol("t", real=True)  # the function's argument
 S = sympy.Symbol("s", real=True)  # the function's output
 ALPHA = sympy.Symbol("alpha", positive=True)  # a parameter (leaky ReLU's slope)
+V = sympy.Symbol("v", real=True)  # another function's value at t, where f′ reads in it
 Array = npt.NDArray[Any]
 
 
@@ -56,6 +57,7 @@ class Activation:
     default_param: float | None = None
     param_range: tuple[float, float] | None = None  # [low, high) for a parameter given in a spec
     invertible: bool = True
+    in_table: bool = True  # shown by `gradproof activations` (exp, log, sqrt are not activations)
 
     def scalar(self, t: sympy.Expr, param: sympy.Expr | None = None) -> sympy.Expr:
         """The formula at t (with the parameter, for functions that have one)."""
@@ -95,6 +97,17 @@ def _sigmoid(a):
 _LEAKY_HELPER = """
 def _leaky_relu(a, slope):
     return np.where(a > 0, a, slope * a)
+"""
+
+_ELU_HELPER = """
+def _elu(a, alpha):
+    # alpha (e^a - 1) for a <= 0 only: the exponential of a large positive a is never taken
+    return np.where(a > 0, a, alpha * np.expm1(np.minimum(a, 0.0)))
+"""
+
+_SILU_HELPER = """
+def _silu(a):
+    return a * _sigmoid(a)
 """
 
 
@@ -140,24 +153,49 @@ ACTIVATIONS: dict[str, Activation] = {
             kinked=True, default_param=0.01, param_range=(0.0, 1.0), invertible=False,
         ),
         Activation(
+            "elu", lambda t, a: sympy.Piecewise((t, t > 0), (a * (sympy.exp(t) - 1), True)),
+            r"\operatorname{ELU}",
+            numpy="_elu({a}, {p})", helper=_ELU_HELPER,
+            float64=lambda a, p: np.where(a > 0, a, p * np.expm1(np.minimum(a, 0.0))),
+            precise=lambda mp, x, p: x if x > 0 else p * (mp.exp(x) - 1),
+            torch=lambda torch, x, p: torch.nn.functional.elu(x, alpha=float(p)),
+            words=("elu", "ELU"),
+            kinked=True, default_param=1.0, param_range=(0.0, 100.0), invertible=False,
+        ),
+        Activation(
+            "softplus", lambda t, _: sympy.log(1 + sympy.exp(t)), r"\operatorname{softplus}",
+            numpy="np.logaddexp(0.0, {a})", float64=lambda a, p: np.logaddexp(0.0, a),
+            precise=lambda mp, x, p: mp.log(1 + mp.exp(x)),
+            torch=lambda torch, x, p: torch.nn.functional.softplus(x),
+            words=("softplus", "Softplus", "SoftPlus"),
+        ),
+        Activation(
+            "silu", lambda t, _: t / (1 + sympy.exp(-t)), r"\operatorname{SiLU}",
+            numpy="_silu({a})", helper=_SILU_HELPER,
+            float64=lambda a, p: a * _half_tanh_sigmoid(a),
+            precise=lambda mp, x, p: x / (1 + mp.exp(-x)),
+            torch=lambda torch, x, p: torch.nn.functional.silu(x),
+            words=("silu", "SiLU", "swish", "Swish"), invertible=False,
+        ),
+        Activation(
             "exp", lambda t, _: sympy.exp(t), r"\exp",
             numpy="np.exp({a})", float64=lambda a, p: np.exp(a),
             precise=lambda mp, x, p: mp.exp(x), torch=lambda torch, x, p: torch.exp(x),
-            commands=("exp",), words=("exp",),
+            commands=("exp",), words=("exp",), in_table=False,
         ),
         Activation(
             "log", lambda t, _: sympy.log(t), r"\log",
             numpy="np.log({a})", float64=lambda a, p: np.log(a),
             precise=lambda mp, x, p: mp.log(x) if x > 0 else mp.nan,
             torch=lambda torch, x, p: torch.log(x),
-            commands=("log", "ln"), words=("log",),
+            commands=("log", "ln"), words=("log",), in_table=False,
         ),
         Activation(
             "sqrt", lambda t, _: sympy.sqrt(t), r"\sqrt",
             numpy="np.sqrt({a})", float64=lambda a, p: np.sqrt(a),
             precise=lambda mp, x, p: mp.sqrt(x) if x >= 0 else mp.nan,
             torch=lambda torch, x, p: torch.sqrt(x),
-            latex_call=r"\sqrt{{{a}}}", words=("sqrt",),
+            latex_call=r"\sqrt{{{a}}}", words=("sqrt",), in_table=False,
         ),
     )
 }  # fmt: skip
@@ -169,6 +207,7 @@ class DerivativeForm:
 
     expr: sympy.Expr
     in_output: bool
+    via: str | None = None  # a row whose value at t, the symbol V, appears in expr (SiLU: σ)
 
 
 @cache
@@ -178,7 +217,7 @@ def derivative_form(name: str, param: sympy.Expr | None = None) -> DerivativeFor
     f = act.scalar(T, param)
     d = sympy.diff(f, T)
     if not act.invertible:
-        return DerivativeForm(d, in_output=False)
+        return _branchwise(f, d) if isinstance(f, sympy.Piecewise) else _via_other(name, d)
     candidates: list[sympy.Expr] = []
     direct = d.subs(f, S)  # works when f itself appears in f′ (tanh, exp, sqrt)
     if T not in direct.free_symbols:
@@ -188,6 +227,7 @@ def derivative_form(name: str, param: sympy.Expr | None = None) -> DerivativeFor
             candidate = sympy.simplify(d.subs(T, root))
             if T not in candidate.free_symbols:
                 candidates.append(candidate)
+    candidates = [c for c in candidates if _readable(c)]  # asinh′ = 1/cosh(s): no cosh row
     if candidates:
         best = min(candidates, key=sympy.count_ops)
         if sympy.count_ops(best) <= sympy.count_ops(d):
@@ -195,10 +235,73 @@ def derivative_form(name: str, param: sympy.Expr | None = None) -> DerivativeFor
     return DerivativeForm(d, in_output=False)
 
 
+def _readable(e: sympy.Expr) -> bool:
+    """Whether the scalar form has a matrix form (its functions are rows of the table)."""
+    probe = E.Var("_probe", (1, 1))
+    try:
+        scalar_to_matrix(e, probe, probe, probe)
+    except NotImplementedError:
+        return False
+    return True
+
+
+def _branchwise(f: sympy.Expr, d: sympy.Expr) -> DerivativeForm:
+    """A piecewise f′ with each branch on that branch's own output where that is no longer
+    (ELU: α e^t for t ≤ 0 is s + α, no exponential left to overflow); else f′ as it is."""
+    if not (isinstance(f, sympy.Piecewise) and isinstance(d, sympy.Piecewise)):
+        return DerivativeForm(d, in_output=False)
+    if len(f.args) != len(d.args):
+        return DerivativeForm(d, in_output=False)
+    branches = []
+    changed = False
+    for (fb, cond), (db, _) in zip(f.args, d.args, strict=True):
+        best = db
+        if db.has(T) and fb.has(T):
+            for root in sympy.solve(sympy.Eq(fb, S), T):
+                candidate = sympy.simplify(db.subs(T, root))
+                shorter = sympy.count_ops(candidate) <= sympy.count_ops(db)
+                if T not in candidate.free_symbols and shorter:
+                    best, changed = candidate, True
+                    break
+        branches.append((best, cond))
+    return DerivativeForm(sympy.Piecewise(*branches) if changed else d, in_output=changed)
+
+
+def _via_other(name: str, d: sympy.Expr) -> DerivativeForm:
+    """f′ written with another row's value v = g(t) where that is shorter (SiLU′ = σ + tσ(1 − σ)):
+    an exponential inside g is solved for and replaced, so none is left to overflow."""
+    best = DerivativeForm(d, in_output=False)
+    for other, act in ACTIVATIONS.items():
+        if other == name or not act.invertible or act.default_param is not None:
+            continue
+        g = act.scalar(T)
+        for atom in (sympy.exp(-T), sympy.exp(T)):
+            if not g.has(atom):
+                continue
+            u = sympy.Symbol("u", positive=True)
+            for root in sympy.solve(sympy.Eq(g.subs(atom, u), V), u):
+                candidate = _tidy(sympy.simplify(d.subs(atom, root)))
+                if candidate.has(sympy.exp) or not candidate.has(V):
+                    continue
+                if sympy.count_ops(candidate) < sympy.count_ops(best.expr):
+                    best = DerivativeForm(candidate, in_output=False, via=other)
+    return best
+
+
+def _tidy(e: sympy.Expr) -> sympy.Expr:
+    """v (1 + t (1 − v)) rather than −v (t v − t − 1): the value v taken out, the rest collected
+    in t with each coefficient factored, as a textbook writes it."""
+    if e.is_Mul and V in e.args:
+        rest = sympy.expand(sympy.cancel(e / V))
+        return V * sympy.collect(rest, T, func=sympy.factor)
+    return e
+
+
 def derivative_expr(name: str, arg: E.Expr, out: E.Expr, param: sympy.Expr | None = None) -> E.Expr:
     """f′ applied elementwise, as a matrix expression on `arg` (the input) or `out` (the output)."""
     form = derivative_form(name, param)
-    return scalar_to_matrix(form.expr, arg=arg, out=out)
+    other = E.Apply(form.via, arg) if form.via is not None else None
+    return scalar_to_matrix(form.expr, arg=arg, out=out, other=other)
 
 
 def _functions() -> dict[type, str]:
@@ -212,8 +315,11 @@ def _functions() -> dict[type, str]:
     return out
 
 
-def scalar_to_matrix(e: sympy.Expr, arg: E.Expr, out: E.Expr) -> E.Expr:
-    """Read a scalar formula in T (the argument) and S (the output) as an elementwise expression."""
+def scalar_to_matrix(
+    e: sympy.Expr, arg: E.Expr, out: E.Expr, other: E.Expr | None = None
+) -> E.Expr:
+    """Read a scalar formula in T (the argument), S (the output) and V (another function's
+    value, `other`) as an elementwise expression."""
     shape = arg.shape
 
     def conv(x: sympy.Expr) -> E.Expr:
@@ -221,6 +327,8 @@ def scalar_to_matrix(e: sympy.Expr, arg: E.Expr, out: E.Expr) -> E.Expr:
             return arg
         if x == S:
             return out
+        if x == V and other is not None:
+            return other
         if x.is_Number:
             return E.Const(x) if E.is_scalar(shape) else E.scale(x, E.Ones(shape))
         if isinstance(x, sympy.Add):

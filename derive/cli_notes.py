@@ -14,6 +14,7 @@ from typing import Any
 
 from derive.errors import OptionError
 from derive.files import write_text_atomic
+from derive.init_study import STUDY_ACTIVATIONS
 from derive.limits import Limits, check_output
 
 EXIT_OK = 0
@@ -42,7 +43,7 @@ def add_commands(sub: Any) -> None:
     s.add_argument(
         "--activation",
         default="tanh",
-        choices=("tanh", "sigmoid", "relu", "leaky_relu"),
+        choices=STUDY_ACTIVATIONS,
         help="the hidden layers' activation (default tanh)",
     )
     s.add_argument("--depth", type=int, default=10, help="number of layers (default 10)")
@@ -72,8 +73,7 @@ def add_commands(sub: Any) -> None:
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    d.add_argument("--format", choices=("markdown", "latex", "json"), default="markdown")
-    d.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
+    _document_options(d)
     d.set_defaults(run=_run_derive_init)
 
     g = sub.add_parser(
@@ -121,10 +121,14 @@ def add_commands(sub: Any) -> None:
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    a.add_argument("--format", choices=("markdown", "latex", "json"), default="markdown")
-    a.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
+    _document_options(a)
     a.add_argument("--plot", metavar="FILE", help="also draw each function and its derivative")
     a.set_defaults(run=_run_activations)
+
+
+def _document_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--format", choices=("markdown", "latex", "json"), default="markdown")
+    parser.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
 
 
 def _emit(text: str, output: str | None, limits: Limits) -> None:

@@ -50,18 +50,24 @@ import numpy as np
 
 '''
 
-# the activation table's helper functions, defined in a generated module that uses them
-HELPERS = "\n" + "".join(
-    "\n" + act.helper.strip("\n") + "\n\n" for act in ACTIVATIONS.values() if act.helper
-)
-HELPER_NAMES = tuple(a.helper_name for a in ACTIVATIONS.values() if a.helper_name)
+def helpers() -> str:
+    """The activation table's helper functions (a generated module keeps those it uses)."""
+    return "\n" + "".join(
+        "\n" + act.helper.strip("\n") + "\n\n" for act in ACTIVATIONS.values() if act.helper
+    )
 
-_RESERVED = (
-    set(dir(builtins))
-    | set(keyword.kwlist)
-    | {"np", "forward", "gradients", "all_gradients", "arrays", "dtype", *HELPER_NAMES}
-    | {"WRT"}
-)
+
+def helper_names() -> tuple[str, ...]:
+    return tuple(a.helper_name for a in ACTIVATIONS.values() if a.helper_name)
+
+
+def _reserved() -> set[str]:
+    return (
+        set(dir(builtins))
+        | set(keyword.kwlist)
+        | {"np", "forward", "gradients", "all_gradients", "arrays", "dtype", *helper_names()}
+        | {"WRT"}
+    )
 
 # binding strength of emitted Python
 _ADD, _MUL, _UNARY, _POW, _ATOM = 1, 2, 3, 4, 5
@@ -71,7 +77,7 @@ class _Names:
     """Python identifiers for the spec's names, gradients and temporaries, all distinct."""
 
     def __init__(self, spec_names: Sequence[str]) -> None:
-        self.taken: set[str] = set(_RESERVED)
+        self.taken: set[str] = _reserved()
         self.var: dict[str, str] = {n: self.fresh(n) for n in spec_names}
         self.grad: dict[str, str] = {}
 
@@ -310,7 +316,7 @@ def generate(deriv: Derivation, source: str, target: str = "FILE.py") -> str:
     wanted = [n for n in deriv.gradients if deriv.gradients[n].role in ("param", "intermediate")]
     out = [HEADER.format(provenance=_provenance(source, spec.title, target))]
     out.append(f"WRT = {tuple(wanted)!r}\n")
-    out.append(HELPERS)
+    out.append(helpers())
 
     # forward
     fwd = _Emitter(names, dims)
@@ -369,9 +375,13 @@ def generate(deriv: Derivation, source: str, target: str = "FILE.py") -> str:
 
     out.append(_unpack_source(spec))
     text = "\n".join(out)
-    for helper in (*HELPER_NAMES, "_dtype"):
-        if text.count(f"{helper}(") == 1:  # only its definition: not used by this network
-            text = _drop_function(text, helper)
+    unused = True
+    while unused:  # a helper used only by a dropped helper (_sigmoid by _silu) goes next
+        unused = False
+        for helper in (*helper_names(), "_dtype"):
+            if f"def {helper}(" in text and text.count(f"{helper}(") == 1:
+                text = _drop_function(text, helper)  # only its definition: not used here
+                unused = True
     return text
 
 

@@ -301,7 +301,8 @@ class _BoundedEvaluator:
                 value = mpmath.tanh(a.value)
                 slope = 1 - value**2
             else:
-                value = mpmath.mpf(sympy.lambdify(sympy.Dummy(), e.func(sympy.Dummy()))(a.value))
+                t = sympy.Dummy()
+                value = mpmath.mpf(sympy.lambdify(t, e.func(t), modules="mpmath")(a.value))
                 slope = _unary_derivative(e.func)(a.value)
             return self.rounded(value, abs(slope) * a.error)
         raise NotImplementedError(f"no bounded evaluation for {type(e).__name__}")

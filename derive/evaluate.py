@@ -137,7 +137,8 @@ def evaluate(
         elif isinstance(n, E.Transpose):
             out = k[0].T
         elif isinstance(n, E.Apply):
-            param = num(n.param) if n.param is not None else zero
+            act = ACTIVATIONS[n.fn]
+            param = num(n.param if n.param is not None else act.param_value())
             out = numbers.apply(n.fn, k[0], param)
         elif isinstance(n, E.Indicator):
             out = numbers.indicator(k[0], n.relation)

@@ -31,7 +31,7 @@ ZERO = 1e-3  # an activation below this in magnitude is (near) zero
 MAX_WIDTH, MAX_DEPTH, MAX_BATCH = 4096, 200, 4096
 MAX_WORK = 4 * 10**10  # width² · depth · batch multiply-adds, forward and backward
 
-STUDY_ACTIVATIONS = ("tanh", "sigmoid", "relu", "leaky_relu")
+STUDY_ACTIVATIONS = tuple(name for name, act in ACTIVATIONS.items() if act.in_table)
 
 
 @dataclass(frozen=True)
@@ -44,8 +44,15 @@ class Scheme:
 
 
 def _derived(rule: Callable[[], Any]) -> Callable[[int, int], float]:
-    found = rule()
-    return lambda n_in, n_out: found.std(n_in, n_out)
+    """The rule's std, derived on first use (not when the CLI starts)."""
+    found: list[Any] = []
+
+    def std(n_in: int, n_out: int) -> float:
+        if not found:
+            found.append(rule())
+        return float(found[0].std(n_in, n_out))
+
+    return std
 
 
 SCHEMES: dict[str, Scheme] = {

@@ -77,6 +77,7 @@ def _decimal_latex(x: float) -> str:
     return text
 
 
+MEMO_ENTRIES = 200_000
 _TALL = ("\\frac", "\\sqrt", "\\sum", "\\Big")
 
 
@@ -94,6 +95,9 @@ class LatexPrinter:
     def __init__(self, names: Callable[[str], str], loss: str) -> None:
         self.names = names
         self.loss = loss
+        # a subtree shared many times (deep networks) is printed once per context; the node is
+        # kept with its text so that its id cannot be reused
+        self._memo: dict[tuple[int, int], tuple[E.Expr, str]] = {}
 
     def doprint(self, e: E.Expr) -> str:
         return self.emit(e, 0)
@@ -101,10 +105,20 @@ class LatexPrinter:
     # -- helpers ------------------------------------------------------------------------------
 
     def emit(self, e: E.Expr, context: int) -> str:
-        method: Callable[[E.Expr], tuple[str, int]] = getattr(self, "_print_" + type(e).__name__)
+        hit = self._memo.get((id(e), context))
+        if hit is not None and hit[0] is e:
+            return hit[1]
+        method: Callable[[E.Expr], tuple[str, int]] | None = getattr(
+            self, "_print_" + type(e).__name__, None
+        )
+        if method is None:
+            raise NotImplementedError(f"no LaTeX form for {type(e).__name__}")
         text, strength = method(e)
         if strength < context:
-            return delimit("(", ")", text)
+            text = delimit("(", ")", text)
+        if len(self._memo) > MEMO_ENTRIES:  # a long-lived printer (a server) stays bounded
+            self._memo.clear()
+        self._memo[(id(e), context)] = (e, text)
         return text
 
     def grad(self, name: str, loss: str | None = None) -> str:

@@ -168,7 +168,7 @@ def latex(
         *[rf"\item \textbf{{{_tex(c.title)}}}: {_tex(c.change)}. {_tex(c.words)}" for c in cases],
         r"\end{itemize}",
         r"\section*{Activations}",
-        r"{\small",
+        r"{\footnotesize\setlength{\tabcolsep}{4pt}",
         activation_table.as_latex(rows),
         r"}",
         r"\begin{center}\includegraphics[width=\textwidth]{activations.png}\end{center}",

@@ -41,7 +41,14 @@ SIDES = {
 
 
 def printer_for(spec: Spec) -> LatexPrinter:
-    return LatexPrinter(spec.latex_of, spec.loss)
+    """The spec's printer, one per spec: its memo of printed subtrees is shared by every
+    gradient (a deep network's gradients share most of their trees)."""
+    printer = spec.__dict__.get("_printer")
+    if printer is None:
+        printer = LatexPrinter(spec.latex_of, spec.loss)
+        object.__setattr__(spec, "_printer", printer)
+    assert isinstance(printer, LatexPrinter)
+    return printer
 
 
 def final_latex(deriv: Derivation, name: str) -> str:

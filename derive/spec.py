@@ -27,7 +27,12 @@ from derive.limits import DEFAULT, Limits, read_bounded, toml_depth
 
 ROLES = ("input", "target", "param")
 REDUCTIONS = ("sum", "mean")
-FUNCTIONS = (*ACTIVATIONS, *REDUCTIONS)
+
+
+def functions() -> tuple[str, ...]:
+    """What a spec may call: the activation table as it is now, and the reductions."""
+    return (*ACTIVATIONS, *REDUCTIONS)
+
 TOP_LEVEL_KEYS = {"title", "description", "dims", "vars", "forward", "aliases"}
 # [aliases]: a name the notes use for a gradient, as `delta2 = "dL/da2"` (the loss over a name)
 ALIAS_FORM = re.compile(r"d([A-Za-z_][A-Za-z0-9_]*)\s*/\s*d([A-Za-z_][A-Za-z0-9_]*)")
@@ -165,10 +170,11 @@ class Spec:
         return "loss" if name == self.loss else "intermediate"
 
     def equation(self, name: str) -> Equation:
-        for eq in self.equations:
-            if eq.name == name:
-                return eq
-        raise KeyError(name)
+        index: dict[str, Equation] | None = self.__dict__.get("_equation_index")
+        if index is None:  # built once: the printers ask for every name's LaTeX many times
+            index = {eq.name: eq for eq in self.equations}
+            object.__setattr__(self, "_equation_index", index)
+        return index[name]
 
     def var(self, name: str) -> E.Var:
         return E.Var(name, self.shape_of(name))
@@ -487,7 +493,7 @@ class _SpecReader:
                 f"{what} name {name[:40]!r} is not a plain identifier "
                 "(a letter, then letters, digits or _; at most 40 characters)"
             )
-        if keyword.iskeyword(name) or name in FUNCTIONS or name == "T":
+        if keyword.iskeyword(name) or name in functions() or name == "T":
             raise self.fail(f"{what} name {name!r} is reserved (a Python keyword, a function or T)")
 
     def _dims(self, raw: Any) -> dict[str, int]:
@@ -727,7 +733,7 @@ class _EquationReader:
     def unknown(self, name: str) -> str:
         if name in self.dims:
             return f"{name!r} is a dim, not a variable"
-        if name in FUNCTIONS:
+        if name in functions():
             return f"{name!r} is a function; call it as {name}(...)"
         import difflib
 
@@ -849,12 +855,12 @@ class _EquationReader:
             called = ast.get_source_segment(self.text.strip(), node.func) or "an expression"
             raise self.fail(
                 f"unknown function {called[:60]!r}: only the functions "
-                f"{', '.join(FUNCTIONS)} can be called, by name",
+                f"{', '.join(functions())} can be called, by name",
                 node,
             )
-        if node.func.id not in FUNCTIONS:
+        if node.func.id not in functions():
             raise self.fail(
-                f"unknown function {node.func.id!r}; expected one of {', '.join(FUNCTIONS)}", node
+                f"unknown function {node.func.id!r}; expected one of {', '.join(functions())}", node
             )
         fn = node.func.id
         if node.keywords:

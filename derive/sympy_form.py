@@ -7,6 +7,7 @@ survive; elementwise functions become `ElementwiseApplyFunction` of the activati
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import sympy
 from sympy.matrices.expressions import (
@@ -121,6 +122,22 @@ class _SympyBuilder:
         total = self._SumAll(E.SumAll(arg))
         return MatMul(1 / E.size_of(arg.shape), total, evaluate=False)
 
+    def _Identity(self, e: E.Identity) -> sympy.Basic:
+        return sympy.Identity(E.dim_symbol(e.shape[0]))
+
+    def _Diag(self, e: E.Diag) -> sympy.Basic:
+        from sympy.matrices.expressions.diagonal import DiagMatrix
+
+        return DiagMatrix(self.build(e.children[0]))
+
+    def _Trace(self, e: E.Trace) -> sympy.Basic:
+        return sympy.Trace(self.build(e.children[0]))
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_") and name[1:2].isupper():
+            raise NotImplementedError(f"no SymPy form for {name[1:]}")
+        raise AttributeError(name)
+
 
 # -- SymPy-syntax text ------------------------------------------------------------------------
 
@@ -133,7 +150,10 @@ def ascii_form(e: E.Expr) -> str:
 
 
 def _emit(e: E.Expr, context: int) -> str:
-    text, strength = _ASCII[type(e)](e)
+    printer = _ASCII.get(type(e))
+    if printer is None:
+        raise NotImplementedError(f"no SymPy-syntax text for {type(e).__name__}")
+    text, strength = printer(e)
     return f"({text})" if strength < context else text
 
 
@@ -220,4 +240,7 @@ _ASCII: dict[type, Callable[[E.Expr], tuple[str, int]]] = {
     E.Indicator: _indicator,
     E.SumAll: _call("sum"),
     E.Mean: _call("mean"),
+    E.Identity: lambda e: (f"Identity({e.shape[0]})", _ATOM),
+    E.Diag: _call("diag"),
+    E.Trace: _call("trace"),
 }

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from numeric.errors import NumericSpecError
 from numeric.ops import ACTIVATIONS
-from numeric.spec import FUNCTIONS
+from numeric.spec import functions
 
 Shape = tuple[int, int]
 SCALAR: Shape = (1, 1)
@@ -197,7 +197,7 @@ class _Compiler:
             return self.visit_call(node)
         raise self.fail(
             f"unsupported syntax {type(node).__name__}; allowed: names, numbers, "
-            "+ - * / @ **, unary -, .T and calls of " + ", ".join(FUNCTIONS)
+            "+ - * / @ **, unary -, .T and calls of " + ", ".join(functions())
         )
 
     def visit_name(self, name: str) -> int:
@@ -209,7 +209,7 @@ class _Compiler:
             raise self.fail(f"'{name}' refers to itself")
         if name in self.later:
             raise self.fail(f"'{name}' is defined later in [forward]; order matters")
-        if name in FUNCTIONS:
+        if name in functions():
             raise self.fail(f"function '{name}' used without a call")
         raise self.fail(f"unknown name '{name}' (not in [vars] nor an earlier [forward] name)")
 
@@ -244,8 +244,8 @@ class _Compiler:
             called = ast.unparse(node.func)
             raise self.fail(f"only plain function calls are allowed, got {called!r}")
         func = node.func.id
-        if func not in FUNCTIONS:
-            raise self.fail(f"unknown function '{func}'; allowed: " + ", ".join(FUNCTIONS))
+        if func not in functions():
+            raise self.fail(f"unknown function '{func}'; allowed: " + ", ".join(functions()))
         axis = self.axis_keyword(func, node)
         with_param = func in ACTIVATIONS and ACTIVATIONS[func].param is not None
         n_min, n_max = _ARITY.get(func, (1, 2 if with_param else 1))

@@ -151,6 +151,35 @@ def _leaky_relu_vjp(y_bar: Array, y: Array, z: Array, alpha: float) -> tuple[Arr
     return (np.where(z > 0, slope_pos * y_bar, slope_neg * y_bar),)
 
 
+def _elu_forward(z: Array, alpha: float) -> Array:
+    with np.errstate(over="ignore"):  # expm1 of the positive entries is discarded by where
+        return np.where(z > 0, z, alpha * np.expm1(np.minimum(z, 0)))
+
+
+def _elu_vjp(y_bar: Array, y: Array, z: Array, alpha: float) -> tuple[Array]:
+    # d/dz alpha (e^z - 1) = alpha e^z = y + alpha on z <= 0; elu'(0) := the left slope
+    return (np.where(z > 0, y_bar, y_bar * (y + alpha)),)
+
+
+def _softplus_forward(z: Array) -> Array:
+    result: Array = np.logaddexp(0, z)
+    return result
+
+
+def _softplus_vjp(y_bar: Array, y: Array, z: Array) -> tuple[Array]:
+    return (y_bar * stable_sigmoid(z),)
+
+
+def _silu_forward(z: Array) -> Array:
+    result: Array = z * stable_sigmoid(z)
+    return result
+
+
+def _silu_vjp(y_bar: Array, y: Array, z: Array) -> tuple[Array]:
+    s = stable_sigmoid(z)
+    return (y_bar * (s + z * s * (1 - s)),)
+
+
 def _exp_vjp(y_bar: Array, y: Array, a: Array) -> tuple[Array]:
     return (y_bar * y,)
 
@@ -262,6 +291,11 @@ ACTIVATIONS: dict[str, Activation] = {
             "leaky_relu", _leaky_relu_forward, _leaky_relu_vjp, kinked=True, param="alpha",
             default=0.01,
         ),
+        Activation(
+            "elu", _elu_forward, _elu_vjp, kinked=True, param="alpha", default=1.0
+        ),
+        Activation("softplus", _softplus_forward, _softplus_vjp),
+        Activation("silu", _silu_forward, _silu_vjp),
         Activation("exp", np.exp, _exp_vjp),
         Activation("log", np.log, _log_vjp),
         Activation("sqrt", np.sqrt, _sqrt_vjp),
@@ -294,9 +328,23 @@ OPS: dict[str, Op] = dict(
 KINK_OPS: frozenset[str] = frozenset(a.name for a in ACTIVATIONS.values() if a.kinked)
 
 
+def op_named(name: str) -> Op | None:
+    """The op `name`: from OPS, or an activation row added since OPS was built."""
+    op = OPS.get(name)
+    if op is None and name in ACTIVATIONS:
+        act = ACTIVATIONS[name]
+        op = Op(name, 1, act.forward, act.vjp)
+    return op
+
+
+def is_kink_op(name: str) -> bool:
+    """Whether op `name`'s argument has a kink at 0."""
+    return name in KINK_OPS or (name in ACTIVATIONS and ACTIVATIONS[name].kinked)
+
+
 def forward_rule(name: str) -> ForwardRule:
     """The forward rule of op `name`, looked up at call time so the table can be patched."""
-    op = OPS.get(name)
+    op = op_named(name)
     if op is None or op.forward is None:
         raise MissingRuleError(f"op '{name}' has no forward rule in numeric.ops.OPS")
     return op.forward
@@ -304,7 +352,7 @@ def forward_rule(name: str) -> ForwardRule:
 
 def backward_rule(name: str) -> BackwardRule:
     """The backward rule (VJP) of op `name`; fails loudly, naming the op, if there is none."""
-    op = OPS.get(name)
+    op = op_named(name)
     if op is None or op.vjp is None:
         raise MissingRuleError(f"op '{name}' has no backward rule (VJP) in numeric.ops.OPS")
     return op.vjp

@@ -13,8 +13,13 @@ from numeric.errors import NumericSpecError
 from numeric.ops import ACTIVATIONS
 
 ROLES = ("input", "target", "param")
-# what a spec may call: numeric's activation table, the reductions and the normalizations
-FUNCTIONS = (*ACTIVATIONS, "sum", "mean", "standardize", "batchnorm")
+STRUCTURAL = ("sum", "mean", "standardize", "batchnorm")
+
+
+def functions() -> tuple[str, ...]:
+    """What a spec may call: numeric's activation table (as it is now), the reductions and the
+    normalizations."""
+    return (*ACTIVATIONS, *STRUCTURAL)
 
 _TOP_KEYS = frozenset({"title", "description", "dims", "vars", "forward"})
 _VAR_KEYS = frozenset({"shape", "role", "latex", "range"})
@@ -79,7 +84,7 @@ class _Reader:
     def check_name(self, where: str, name: str) -> None:
         if not name.isidentifier():
             raise self.fail(where, f"name {name!r} is not an identifier usable in expressions")
-        if name in FUNCTIONS:
+        if name in functions():
             raise self.fail(where, f"name {name!r} clashes with the function of that name")
 
     def optional_str(self, table: Mapping[str, Any], key: str, where: str) -> str:

@@ -13,13 +13,13 @@ import numpy.typing as npt
 from numeric.errors import NumericError, NumericSpecError, NumericValueError, RuleContractError
 from numeric.expression import Apply, Const, Equation, Ref, Shape, compile_equation
 from numeric.ops import (
-    KINK_OPS,
     OPS,
     Array,
     BackwardRule,
     ForwardRule,
     backward_rule,
     forward_rule,
+    is_kink_op,
 )
 from numeric.spec import NetworkSpec, read_spec
 
@@ -302,7 +302,7 @@ def _plan(eq: Equation, dtype: np.dtype[Any]) -> tuple[str, _Steps]:
                 const = np.full((1, 1), value, dtype=dtype)
                 steps.append((_CONST, const, (), node.shape, {}))
             case Apply(op=op, args=args, params=params):
-                kind = _KINK if op in KINK_OPS else _APPLY
+                kind = _KINK if is_kink_op(op) else _APPLY
                 steps.append((kind, op, args, node.shape, dict(params)))
     return eq.name, tuple(steps)
 

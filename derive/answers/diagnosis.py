@@ -284,7 +284,7 @@ def _wrong_derivatives(layer: _Layer) -> Iterator[tuple[E.Expr, str]]:
         if other == fn:
             continue
         param = row.param_value() if row.default_param is not None else None
-        forms = {derivative_expr(other, arg, E.Apply(other, arg), param)}
+        forms = {derivative_expr(other, arg, E.Apply(other, arg, param), param)}
         on_out = derivative_expr(other, arg, out, param)
         if row.invertible and on_out != out:  # its formula on this layer's output: 1 − h²
             forms.add(on_out)

@@ -37,12 +37,16 @@ TRANSPOSE_MARKS = {"T", "top", "intercal", "mathsf{T}", "mathrm{T}", "mathsfT", 
 # hyperbolic functions that are no activation, read through exp: (e^u + e^-u) / 2, ...
 HYPERBOLIC = {"cosh": (1, 1, False), "sinh": (1, -1, False), "sech": (1, 1, True)}
 # the spellings of each function: from the activation table, plus the hyperbolic ones
-FUNCTION_CMDS = {c: a.name for a in ACTIVATIONS.values() for c in a.commands} | {
-    h: h for h in HYPERBOLIC
-}
-OPERATOR_NAMES = {w: a.name for a in ACTIVATIONS.values() for w in a.words} | {
-    h: h for h in HYPERBOLIC
-}
+def function_commands() -> dict[str, str]:
+    """LaTeX command -> function, from the activation table as it is now."""
+    return {c: a.name for a in ACTIVATIONS.values() for c in a.commands} | {
+        h: h for h in HYPERBOLIC
+    }
+
+
+def operator_names() -> dict[str, str]:
+    """\\operatorname{...} or bare word -> function, from the activation table as it is now."""
+    return {w: a.name for a in ACTIVATIONS.values() for w in a.words} | {h: h for h in HYPERBOLIC}
 
 
 @dataclass(frozen=True)
@@ -759,16 +763,17 @@ class _Parser:
             self.next()
             arg = self.group_or_parenthesised()
             return E.Apply("sqrt", arg)
-        if name in FUNCTION_CMDS and not (name == "sigma" and self.sigma_is_a_name()):
+        commands = function_commands()
+        if name in commands and not (name == "sigma" and self.sigma_is_a_name()):
             self.next()
-            return self.function_call(FUNCTION_CMDS[name], t)
+            return self.function_call(commands[name], t)
         if name == "max":
             return self.maximum()
         if name == "sum":
             return self.column_sum()
         if name in ("operatorname", "mathrm", "text", "mathsf", "operatorname*"):
             word = _joined(self.peek_group(1))
-            if word in OPERATOR_NAMES or word in ("diag", "tr", "trace", "sum", "step"):
+            if word in operator_names() or word in ("diag", "tr", "trace", "sum", "step"):
                 self.next()
                 self.group_tokens()
                 if word == "diag":
@@ -789,7 +794,7 @@ class _Parser:
                     return E.sum_all(self.call_argument())
                 if word == "step":
                     return E.Indicator(self.call_argument(), ">")
-                return self.function_call(OPERATOR_NAMES[word], t)
+                return self.function_call(operator_names()[word], t)
         ones_cmd = name in ("mathbb", "mathbf", "boldsymbol", "bm", "vec")
         if ones_cmd and _joined(self.peek_group(1)) in (
             "1",
