@@ -3,20 +3,33 @@
 Markdown: every ASCII punctuation character is backslash-escaped (CommonMark lets any of them be,
 so no markup, link or raw HTML can form), and an answer is a code span whose fence is longer than
 any run of backticks in it (nothing inside a code span is markup). HTML: `html.escape`, answers in
-`<code>`. Line breaks and other control characters become spaces, so one value stays one line.
+`<code>`. White space becomes one space, so one value stays one line, and every other invisible
+character (controls, bidirectional overrides, zero-width ones) is shown as its code, \\u202e.
 """
 
 from __future__ import annotations
 
 import html
 import re
+import unicodedata
 
 _PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+_INVISIBLE = ("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp")
 
 
 def one_line(text: str) -> str:
-    return _CONTROL.sub(" ", text)
+    """Text on one line with nothing hidden in it."""
+    if text.isascii() and text.isprintable():
+        return text
+    return "".join(_shown(c) for c in text)
+
+
+def _shown(c: str) -> str:
+    if c.isspace():
+        return " "
+    if unicodedata.category(c) in _INVISIBLE:
+        return f"\\u{ord(c):04x}" if ord(c) <= 0xFFFF else f"\\U{ord(c):08x}"
+    return c
 
 
 def md_text(text: str) -> str:

@@ -386,7 +386,7 @@ def _run_checks(
     representative: dict[tuple[str, str], str] = {}
     waiters: dict[tuple[str, str, str], list[Pending]] = {}
     queue: deque[dict[str, Any]] = deque()
-    checks = reused = 0
+    checks = 0
     for (qid, answer), result in by_exact.items():
         key = (qid, normalized(answer))
         if key not in by_norm and result["verdict"] in REUSABLE:
@@ -425,8 +425,7 @@ def _run_checks(
         return False
 
     for p in waiting:
-        if route(p):
-            reused += 1
+        route(p)
     pool = Pool(
         checker,
         jobs or default_jobs(),
@@ -444,11 +443,8 @@ def _run_checks(
             norm = (qid, normalized(answer))
             by_norm.setdefault(norm, result)
             for p in sorted(waiters.pop((qid, answer, task["kind"])), key=lambda w: w.index):
-                if not route(p):
-                    continue
-                if p.sub.answer != answer:
-                    reused += 1
-    return checks, reused
+                route(p)
+    return checks, len(waiting) - checks  # every row settled without a check of its own
 
 
 def _scores(

@@ -238,7 +238,7 @@ def _question(
         raise AssignmentError(source, "missing: expected a variable of the spec", qid, "wrt")
     names = net.names  # what the gradient can be taken with respect to (derives the network)
     if wrt not in names:
-        close = get_close_matches(wrt, names, n=1)
+        close = get_close_matches(wrt, names, n=1, cutoff=0.5)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
         raise AssignmentError(
             source,
