@@ -127,6 +127,9 @@ class Pool:
         parent = os.getppid()
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        import faulthandler
+
+        faulthandler.disable()  # a crash is the task's result, not a traceback on the terminal
         die_with_parent()
         if os.getppid() != parent:  # the parent died before the request took effect
             return

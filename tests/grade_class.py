@@ -135,16 +135,18 @@ def make_class(folder: Path, rows: int = 1000, seed: int = 0) -> GeneratedClass:
         "hostile", "duplicate", "fields", "quote", "encoding", "unknown", "student", "huge",
     ]  # fmt: skip
     appeared: set[str] = set()
+    every = [(qid, entry) for qid in ids for entry in bank[qid]]  # each corpus answer once first
     for n in range(rows):
         student = rng.choice(students)
-        qid = rng.choice(ids)
-        kind = "answer" if n < 8 or rng.random() < 0.8 else specials[n % len(specials)]
+        qid = every[n][0] if n < len(every) else rng.choice(ids)
+        first = n < len(every)
+        kind = "answer" if first or rng.random() < 0.8 else specials[n % len(specials)]
         if n == rows - 1:
             kind = "huge"
         if kind != "student":
             appeared.add(student)
         if kind == "answer" or kind == "duplicate":
-            latex, verdict, mistake = rng.choice(bank[qid])
+            latex, verdict, mistake = every[n][1] if first else rng.choice(bank[qid])
             if kind == "duplicate" and (student, qid) in last:
                 # the same student and question again: the earlier row is superseded
                 earlier = last[(student, qid)]
@@ -175,7 +177,9 @@ def make_class(folder: Path, rows: int = 1000, seed: int = 0) -> GeneratedClass:
         elif kind == "unknown":
             put(record([student, "q99", "2 x"]), "invalid")
         elif kind == "student":
-            put(record([rng.choice(["../../etc/passwd", "=HYPERLINK(1)", ""]), qid, "x"]), "invalid")
+            put(
+                record([rng.choice(["../../etc/passwd", "=HYPERLINK(1)", ""]), qid, "x"]), "invalid"
+            )
         elif kind == "huge":
             if (student, qid) in last:
                 expected[last[(student, qid)]] = Expected(last[(student, qid)], "superseded")
@@ -184,5 +188,9 @@ def make_class(folder: Path, rows: int = 1000, seed: int = 0) -> GeneratedClass:
     (folder / "assignment.toml").write_text(assignment_toml(), encoding="utf-8")
     (folder / "submissions.csv").write_bytes(out.getvalue())
     return GeneratedClass(
-        folder / "assignment.toml", folder / "submissions.csv", expected, sorted(appeared), set(last)
+        folder / "assignment.toml",
+        folder / "submissions.csv",
+        expected,
+        sorted(appeared),
+        set(last),
     )

@@ -121,7 +121,16 @@ def test_the_cli_refuses_a_bad_assignment_with_exit_2(tmp_path: Path) -> None:
     subs = tmp_path / "s.csv"
     subs.write_text("student_id,question,answer\na,q1,x\n", encoding="utf-8")
     run = subprocess.run(
-        [sys.executable, "-m", "derive.cli", "grade", str(path), str(subs), "-o", str(tmp_path / "o")],
+        [
+            sys.executable,
+            "-m",
+            "derive.cli",
+            "grade",
+            str(path),
+            str(subs),
+            "-o",
+            str(tmp_path / "o"),
+        ],
         capture_output=True,
         text=True,
         timeout=120,
