@@ -78,8 +78,8 @@ BAD = [
     ("no spec field", _q(spec="-"), "question q1: spec:", "missing"),
     ("unknown wrt", _q(wrt='"W3"'), "question q1: wrt:", "did you mean 'W2'"),
     ("duplicate id", _q() + _q(), "question q1: id:", "duplicate"),
-    ("unknown kind", _q(partial="{ missing_transpose = 1 }"), "question q1: partial.missing_transpose:",
-     "did you mean 'transpose'"),
+    ("unknown kind", _q(partial="{ missing_transpose = 1 }"),
+     "question q1: partial.missing_transpose:", "did you mean 'transpose'"),
     ("the issue's example kind", _q(partial="{ wrong_constant = 1 }"), "partial.wrong_constant:",
      "unknown mistake kind"),
     ("negative points", _q(points="-1"), "question q1: points:", "expected a number >= 0"),
@@ -90,7 +90,7 @@ BAD = [
     ("bad id", _q(id='"q 1"'), "question #1: id:", "letters, digits"),
     ("no questions", "", "question:", "at least one"),
     ("nan points", _q(points="nan"), "points:", "finite"),
-    ("a pair of one kind twice", _q(partial='{ "sign+sign" = 1 }'), "partial.sign+sign:", "unknown"),
+    ("one kind twice", _q(partial='{ "sign+sign" = 1 }'), "partial.sign+sign:", "unknown"),
     ("a bad date", 'due = "soon"\n' + _q(), "due:", "YYYY-MM-DD"),
 ]  # fmt: skip
 

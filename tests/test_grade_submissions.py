@@ -92,7 +92,7 @@ def test_a_file_without_its_header_is_refused(tmp_path: Path, body: bytes, words
 
 
 def test_only_csv_and_jsonl(tmp_path: Path) -> None:
-    with pytest.raises(SubmissionsError, match="expected a .csv"):
+    with pytest.raises(SubmissionsError, match=r"expected a \.csv"):
         read_file(_csv(tmp_path, HEADER, "s.xlsx"))
 
 
@@ -126,7 +126,7 @@ def test_size_limits(tmp_path: Path) -> None:
     small = replace(GRADE_DEFAULT, submissions_bytes=200)
     with pytest.raises(TooLargeError, match="--max-submissions-bytes"):
         read_file(path, small)
-    with pytest.raises(TooLargeError, match="100 rows .*--max-submissions 110"):
+    with pytest.raises(TooLargeError, match=r"100 rows .*--max-submissions 110"):
         read_file(path, replace(GRADE_DEFAULT, submissions=10))
 
 
