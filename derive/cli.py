@@ -15,6 +15,7 @@ from dataclasses import fields, replace
 from pathlib import Path
 
 from derive.api import Network
+from derive.cli_grade import add_commands as add_grade_commands
 from derive.cli_notes import add_commands as add_notes_commands
 from derive.errors import GradproofError
 from derive.files import write_text_atomic
@@ -100,6 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
     add_notes_commands(sub)  # init-study, derive-init (derive/cli_notes.py)
+    add_grade_commands(sub)  # grade (derive/cli_grade.py)
 
     d = sub.add_parser(
         "derive",

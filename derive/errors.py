@@ -54,3 +54,27 @@ class AnswerError(GradproofError):
 
 class TooLargeError(GradproofError):
     """A limit of `derive.limits.Limits` was exceeded: says which, by how much, how to raise it."""
+
+
+class AssignmentError(GradproofError):
+    """An assignment file is malformed: names the file, the question and the field."""
+
+    def __init__(
+        self, source: str, message: str, question: str | None = None, field: str | None = None
+    ) -> None:
+        where = "".join(
+            [f"question {question}: " if question else "", f"{field}: " if field else ""]
+        )
+        super().__init__(f"{source}: {where}{message}")
+        self.source = source
+        self.question = question
+        self.field = field
+        self.detail = message
+
+
+class SubmissionsError(GradproofError):
+    """A submissions file cannot be read at all (no header, not text, over its size limit)."""
+
+
+class GradeStateError(GradproofError):
+    """An output folder holds another run's results (a changed assignment or submissions file)."""
