@@ -78,10 +78,14 @@ def msubsup(base: str, sub: str, sup: str) -> str:
     return f"<msubsup>{base}{sub}{sup}</msubsup>"
 
 
+_TALL = ("<mfrac", "<msqrt", "<munderover")
+
+
 def fenced(left: str, right: str, inner: str) -> str:
-    """Brackets around inner: stretchy fences, which grow only when inner is taller (a
-    fraction), as the LaTeX printer's \\left … \\right does."""
-    return mrow(mo(left), inner, mo(right))
+    """Brackets around inner: sized to it only when it holds something tall such as a fraction,
+    as derive.latex.delimit uses \\left … \\right; plain brackets otherwise."""
+    stretchy = any(mark in inner for mark in _TALL)
+    return mrow(mo(left, stretchy=stretchy), inner, mo(right, stretchy=stretchy))
 
 
 def math(body: str, display: str = "block") -> str:

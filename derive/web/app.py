@@ -61,7 +61,10 @@ def _page_routes() -> list[Route]:
         return Response(files[name], media_type=STATIC[name],
                         headers={"Cache-Control": "no-cache"})  # fmt: skip
 
-    return [Route("/", page), Route("/static/{name}", static)]
+    async def no_icon(request: Request) -> Response:
+        return Response(status_code=204)  # browsers ask for it; the page has none
+
+    return [Route("/", page), Route("/static/{name}", static), Route("/favicon.ico", no_icon)]
 
 
 class _Headers:

@@ -30,7 +30,10 @@ _ID_CHARS = re.compile(r"[^a-z0-9_-]+")
 def bundled_examples() -> list[Path]:
     """The examples shipped beside the package (a source checkout or an editable install)."""
     folder = Path(__file__).resolve().parents[2] / "examples"
-    return sorted(folder.glob("*.toml")) if folder.is_dir() else []
+    if not folder.is_dir():
+        return []
+    # the notes' Example 1 and 2 first, as the notes begin with them
+    return sorted(folder.glob("*.toml"), key=lambda p: (not p.stem.startswith("seed_"), p.stem))
 
 
 @dataclass
