@@ -41,7 +41,7 @@ def add_command(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
     )
     s.add_argument("specs", metavar="SPEC", nargs="*", help="network spec files to offer")
     s.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    s.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    s.add_argument("--port", type=int, default=8000, help="port (default 8000; 0: any free one)")
     s.add_argument("--log", metavar="FILE", help="append each check (answer, verdict) as JSONL")
     s.add_argument("--workers", type=int, default=_D.workers,
                    help=f"checks running at once (default {_D.workers})")  # fmt: skip
@@ -71,8 +71,8 @@ def web_limits(args: argparse.Namespace) -> WebLimits:
         previews_per_minute=8 * args.rate,
     )
     problems = limits.problems()
-    if not 0 < args.port < 65536:
-        problems.append(f"--port {args.port}: expected 1 to 65535")
+    if not 0 <= args.port < 65536:
+        problems.append(f"--port {args.port}: expected 0 (any free port) to 65535")
     if problems:
         raise GradproofError(problems[0])
     return limits
@@ -102,7 +102,8 @@ def run_serve(args: argparse.Namespace, limits: Limits) -> int:
     # each check forks from a thread of the server: the child only grades and exits with
     # os._exit, touching no lock another thread may hold, so Python's warning does not apply
     warnings.filterwarnings("ignore", message=r".*fork\(\) may lead to deadlocks", category=DeprecationWarning)  # noqa: E501
-    where = f"http://{'[' + args.host + ']' if ':' in args.host else args.host}:{args.port}/"
+    port = listener.getsockname()[1]  # --port 0: the one the system chose
+    where = f"http://{'[' + args.host + ']' if ':' in args.host else args.host}:{port}/"
     print(f"gradproof: serving {len(catalog)} networks on {where}", file=sys.stderr, flush=True)
     if args.host not in LOOPBACK:
         print("gradproof: warning: listening beyond this machine: anyone who can reach "

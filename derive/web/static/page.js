@@ -187,6 +187,7 @@ async function check() {
     return;
   }
   button.disabled = true;
+  $("result").classList.remove("stale");
   $("result").replaceChildren(element("p", "Checking…", "note"));
   try {
     showResult(await api("/api/check", { network: state.network.id, wrt: state.wrt, answer }));
@@ -238,6 +239,7 @@ function start() {
   $("wrt").addEventListener("change", (e) => selectGradient(e.target.value));
   $("answer").addEventListener("input", () => {
     save(answerKey(), $("answer").value);
+    $("result").classList.add("stale"); // the verdict shown is for the text before this edit
     schedulePreview(PREVIEW_DELAY_MS);
   });
   $("answer").addEventListener("keydown", (e) => {
