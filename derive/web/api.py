@@ -126,6 +126,16 @@ def _client(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
+def _refuse_when_full(server: Server) -> None:
+    """429 before the body is even read, when no worker or place in the queue is free."""
+    gate = server.gate
+    if gate is not None and gate.running + gate.waiting >= gate.workers + gate.queue:
+        raise ApiError(429, BUSY, 2.0)
+
+
+BUSY = "the grader is busy: every worker is taken and the queue is full; try again in a few seconds"
+
+
 async def _bounded_call(server: Server, limiter: RateLimiter | None, request: Request,
                         call: Any, *args: Any) -> dict[str, Any]:  # fmt: skip
     assert server.gate is not None and limiter is not None, "Server.start() was not called"
@@ -136,10 +146,7 @@ async def _bounded_call(server: Server, limiter: RateLimiter | None, request: Re
         async with server.gate.slot():
             result: dict[str, Any] = await anyio.to_thread.run_sync(call, *args)
     except Busy:
-        raise ApiError(
-            429, "the grader is busy: every worker is taken and the queue is full; try again "
-            "in a few seconds", 2.0,
-        ) from None  # fmt: skip
+        raise ApiError(429, BUSY, 2.0) from None
     return result
 
 
@@ -179,6 +186,7 @@ async def derivation(request: Request) -> Response:
 
 async def check(request: Request) -> Response:
     server = _server(request)
+    _refuse_when_full(server)
     data = await read_json(request, server.limits.body_bytes)
     entry = _entry(server, _field(data, "network"))
     wrt = _wrt(entry, _field(data, "wrt"))
@@ -194,6 +202,7 @@ async def check(request: Request) -> Response:
 
 async def preview(request: Request) -> Response:
     server = _server(request)
+    _refuse_when_full(server)
     data = await read_json(request, server.limits.body_bytes)
     entry = _entry(server, _field(data, "network"))
     wrt = _wrt(entry, _field(data, "wrt"))

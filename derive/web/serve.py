@@ -128,7 +128,7 @@ def _listen(host: str, port: int) -> socket.socket:
         listener = socket.socket(family, kind, proto)
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         listener.bind(address)
-        listener.listen(128)
+        listener.listen(1024)
     except OSError as exc:
         raise GradproofError(
             f"--host {host} --port {port}: cannot listen there ({exc.strerror or exc})"
