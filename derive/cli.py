@@ -20,6 +20,7 @@ from derive.cli_notes import add_commands as add_notes_commands
 from derive.errors import GradproofError
 from derive.files import write_text_atomic
 from derive.limits import DEFAULT, Limits, check_output, memory_error, read_bounded, run_bounded
+from derive.web.serve import add_command as add_serve_command
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_CANNOT_CHECK, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
@@ -102,6 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.required = True
     add_notes_commands(sub)  # init-study, derive-init (derive/cli_notes.py)
     add_grade_commands(sub)  # grade (derive/cli_grade.py)
+    add_serve_command(sub)  # serve (derive/web/serve.py)
 
     d = sub.add_parser(
         "derive",
@@ -402,6 +404,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.started = time.monotonic()
     try:
         limits = _limits(args)
+        if getattr(args, "unbounded", False):  # serve: runs until stopped; each check is bounded
+            return _run(args, limits)
         return run_bounded(lambda: _run(args, limits), limits)
     except GradproofError as exc:
         return _report(exc)
