@@ -29,7 +29,6 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-
 ROOT = Path(__file__).resolve().parent.parent
 SPECS = [ROOT / "examples" / f"{name}.toml" for name in ("seed_example2", "two_sigmoid_layers")]
 # (network, wrt, answer, kind): ordinary answers and answers meant to hurt
@@ -38,14 +37,22 @@ ANSWERS: list[tuple[str, str, str, str]] = [
     ("seed_example2", "W2", r"2 z (\hat{y}-y)^T", "incorrect"),
     ("seed_example2", "W1", r"2 (W^{(2)})^T (\hat{y}-y) x^T", "correct"),
     ("seed_example2", "W1", r"4 (W^{(2)})^T (\hat{y}-y) x^T", "incorrect"),
-    ("two_sigmoid_layers", "W1",
-     r"((W^{(2)})^T \frac{\partial J}{\partial a^{(2)}} \odot h^{(1)}) x^T", "incorrect"),
+    (
+        "two_sigmoid_layers",
+        "W1",
+        r"((W^{(2)})^T \frac{\partial J}{\partial a^{(2)}} \odot h^{(1)}) x^T",
+        "incorrect",
+    ),
     ("seed_example2", "W2", "(" * 149 + "z" + ")" * 149, "hostile: deep nesting"),
     ("seed_example2", "W2", "z^T" * 6_000 + "x", "hostile: 18,000 characters"),
     ("seed_example2", "W2", " + ".join([r"2(\hat{y}-y)z^T"] * 1_000), "hostile: 1,000 terms"),
     ("seed_example2", "W2", r"\frac{" * 60 + "1" + "}{2}" * 60, "hostile: nested fractions"),
-    ("seed_example2", "W2", r"2(\hat{y}-y)z^T \odot \exp(\exp(\exp(\exp(\hat{y} z^T))))",
-     "hostile: overflow"),  # fmt: skip
+    (
+        "seed_example2",
+        "W2",
+        r"2(\hat{y}-y)z^T \odot \exp(\exp(\exp(\exp(\hat{y} z^T))))",
+        "hostile: overflow",
+    ),
     ("seed_example2", "W2", "\u202e\x00\ud7ff" * 500 + r"\input{/etc/passwd}", "hostile: junk"),
     ("seed_example2", "W2", "x" * 30_000, "hostile: over the reader's limit"),
 ]
@@ -144,8 +151,9 @@ async def one(url: str, case: tuple[str, str, str, str]) -> dict[str, Any]:
     network, wrt, answer, kind = case
     start = time.perf_counter()
     try:
-        status, body = await request(url, "/api/check",
-                                     {"network": network, "wrt": wrt, "answer": answer})  # fmt: skip
+        status, body = await request(
+            url, "/api/check", {"network": network, "wrt": wrt, "answer": answer}
+        )
         verdict = json.loads(body).get("verdict") if status == 200 else None
     except (OSError, ValueError, IndexError) as exc:
         status, verdict = 0, type(exc).__name__
@@ -220,8 +228,11 @@ def run(queue: int, n: int, rounds: int) -> dict[str, Any]:
         "burst_seconds": round(wall, 2),
         "healthy_after": healthy.get("status") == "ok",
         "workers_left_after": leftover,
-        "server_rss_mb": {"before": round(before, 1), "max": round(sampler.server_max, 1),
-                          "after": round(after, 1)},  # fmt: skip
+        "server_rss_mb": {
+            "before": round(before, 1),
+            "max": round(sampler.server_max, 1),
+            "after": round(after, 1),
+        },
         "server_and_workers_rss_mb_max": round(sampler.total_max, 1),
         "workers_max": sampler.workers_max,
     }
@@ -239,10 +250,12 @@ def main() -> int:
     runs = [run(32, args.concurrent, rounds), run(args.concurrent, args.concurrent, rounds)]
     out = {
         "benchmark": "web_load",
-        "machine": {"python": platform.python_version(), "cpus": os.cpu_count(),
-                    "system": platform.platform()},  # fmt: skip
-        "answers": [{"network": n, "wrt": w, "kind": k, "chars": len(a)}
-                    for n, w, a, k in ANSWERS],  # fmt: skip
+        "machine": {
+            "python": platform.python_version(),
+            "cpus": os.cpu_count(),
+            "system": platform.platform(),
+        },
+        "answers": [{"network": n, "wrt": w, "kind": k, "chars": len(a)} for n, w, a, k in ANSWERS],
         "runs": runs,
     }
     text = json.dumps(out, indent=2, ensure_ascii=False) + "\n"

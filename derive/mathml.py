@@ -103,10 +103,32 @@ def _unicode_name(name: str) -> str | None:
         return None
 
 
-_GREEK_NAMES = (
-    "alpha beta gamma delta epsilon zeta eta theta iota kappa lamda mu nu xi omicron pi rho sigma "
-    "tau upsilon phi chi psi omega"
-).split()
+_GREEK_NAMES = [
+    "alpha",
+    "beta",
+    "gamma",
+    "delta",
+    "epsilon",
+    "zeta",
+    "eta",
+    "theta",
+    "iota",
+    "kappa",
+    "lamda",
+    "mu",
+    "nu",
+    "xi",
+    "omicron",
+    "pi",
+    "rho",
+    "sigma",
+    "tau",
+    "upsilon",
+    "phi",
+    "chi",
+    "psi",
+    "omega",
+]
 GREEK: dict[str, str] = {
     (name if case == "SMALL" else name.capitalize()).replace("lamda", "lambda"): char
     for name in _GREEK_NAMES
@@ -130,11 +152,19 @@ ACCENTS = {"hat": ("^", False), "widehat": ("^", True), "bar": ("\u00af", False)
 OPERATOR_NAMES = {"tanh", "exp", "log", "ln", "sin", "cos", "sinh", "cosh", "max", "min", "det",
                   "arg", "sup", "inf", "lim"}  # fmt: skip
 # font commands: the Unicode mathematical alphabet of each (None: upright, one <mi>)
-FONTS: dict[str, str | None] = {"mathbf": "BOLD", "boldsymbol": "BOLD ITALIC",
-                                "mathcal": "SCRIPT", "mathbb": "DOUBLE-STRUCK",
-                                "mathit": "ITALIC", "mathsf": "SANS-SERIF", "mathrm": None,
-                                "operatorname": None, "text": None, "mathscr": "SCRIPT"}  # fmt: skip
-_DIGITS = "ZERO ONE TWO THREE FOUR FIVE SIX SEVEN EIGHT NINE".split()
+FONTS: dict[str, str | None] = {
+    "mathbf": "BOLD",
+    "boldsymbol": "BOLD ITALIC",
+    "mathcal": "SCRIPT",
+    "mathbb": "DOUBLE-STRUCK",
+    "mathit": "ITALIC",
+    "mathsf": "SANS-SERIF",
+    "mathrm": None,
+    "operatorname": None,
+    "text": None,
+    "mathscr": "SCRIPT",
+}
+_DIGITS = ["ZERO", "ONE", "TWO", "THREE", "FOUR", "FIVE", "SIX", "SEVEN", "EIGHT", "NINE"]
 # the letters Unicode placed in Letterlike Symbols before the mathematical alphabets existed
 _LETTERLIKE = {("ITALIC", "h"): "\u210e"}
 

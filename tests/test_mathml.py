@@ -1,4 +1,4 @@
-"""The MathML printer: well-formed XML for every network, what the LaTeX printer prints, escaping."""
+"""The MathML printer: well-formed XML for every network, what LaTeX prints, escaping."""
 
 from __future__ import annotations
 

@@ -13,18 +13,18 @@ import pytest
 pytest.importorskip("starlette", reason="the web extra is not installed")
 pytest.importorskip("httpx", reason="httpx (dev extra) is needed by Starlette's TestClient")
 
-import warnings  # noqa: E402
+import warnings
 
 with warnings.catch_warnings():
     # Starlette 1.x suggests httpx2 for its TestClient; httpx (the dev extra) still works
     warnings.filterwarnings("ignore", message=".*httpx2", category=DeprecationWarning)
     from starlette.testclient import TestClient
 
-from derive.answers.check import check  # noqa: E402
-from derive.web.app import create_app  # noqa: E402
-from derive.web.catalog import bundled_examples, load_catalog  # noqa: E402
-from derive.web.limits import Busy, Gate, RateLimiter, WebLimits  # noqa: E402
-from tests.conftest import EXAMPLES, run_cli  # noqa: E402
+from derive.answers.check import check
+from derive.web.app import create_app
+from derive.web.catalog import bundled_examples, load_catalog
+from derive.web.limits import Busy, Gate, RateLimiter, WebLimits
+from tests.conftest import EXAMPLES, run_cli
 
 CATALOG = load_catalog([EXAMPLES / "seed_example2.toml", EXAMPLES / "sigmoid_layer.toml"])
 NO_RATE = WebLimits(checks_per_minute=0, previews_per_minute=0)
@@ -144,14 +144,28 @@ def test_the_page_and_its_files_are_served_with_a_strict_policy(client: TestClie
         (b"\xff\xfe", 400, "UTF-8"),
         (b"[" * 50_000, 400, "JSON"),
         (json.dumps({"wrt": "W2", "answer": "x"}).encode(), 400, "'network' must be a string"),
-        (json.dumps({"network": "seed_example2", "wrt": 2, "answer": "x"}).encode(), 400,
-         "'wrt' must be a string"),  # fmt: skip
-        (json.dumps({"network": "../../etc/passwd", "wrt": "W2", "answer": "x"}).encode(), 404,
-         "no network"),  # fmt: skip
-        (json.dumps({"network": "seed_example2", "wrt": "W9", "answer": "x"}).encode(), 404,
-         "no gradient"),  # fmt: skip
-        (json.dumps({"network": "seed_example2", "wrt": "W2", "answer": "x",
-                     "lenient": "yes"}).encode(), 400, "lenient"),  # fmt: skip
+        (
+            json.dumps({"network": "seed_example2", "wrt": 2, "answer": "x"}).encode(),
+            400,
+            "'wrt' must be a string",
+        ),
+        (
+            json.dumps({"network": "../../etc/passwd", "wrt": "W2", "answer": "x"}).encode(),
+            404,
+            "no network",
+        ),
+        (
+            json.dumps({"network": "seed_example2", "wrt": "W9", "answer": "x"}).encode(),
+            404,
+            "no gradient",
+        ),
+        (
+            json.dumps(
+                {"network": "seed_example2", "wrt": "W2", "answer": "x", "lenient": "yes"}
+            ).encode(),
+            400,
+            "lenient",
+        ),
     ],
 )
 @pytest.mark.parametrize("path", ["/api/check", "/api/preview"])

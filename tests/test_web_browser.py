@@ -27,8 +27,10 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--no-first-run"]  # fmt: skip
 
 pytestmark = [
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="no /usr/bin/chromium (apt-get install "
-                       "chromium; .ci/run does)"),  # fmt: skip
+    pytest.mark.skipif(
+        not CHROMIUM.exists(),
+        reason="no /usr/bin/chromium (apt-get install chromium; .ci/run does)",
+    ),
 ]
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright (dev extra) missing")
 pytest.importorskip("uvicorn", reason="the web extra is not installed")

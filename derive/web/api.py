@@ -192,8 +192,18 @@ async def check(request: Request) -> Response:
     wrt = _wrt(entry, _field(data, "wrt"))
     answer, lenient = _field(data, "answer"), _lenient(data)
     limits = server.limits
-    result = await _bounded_call(server, server.checks, request, check_answer, entry, wrt, answer,
-                                 lenient, limits.check_seconds, limits.worker_memory_mb)  # fmt: skip
+    result = await _bounded_call(
+        server,
+        server.checks,
+        request,
+        check_answer,
+        entry,
+        wrt,
+        answer,
+        lenient,
+        limits.check_seconds,
+        limits.worker_memory_mb,
+    )
     server.served += 1
     if server.log is not None:
         _log(server.log, entry.id, wrt, answer, result)

@@ -102,11 +102,13 @@ class Entry:
 
     def hint(self, wrt: str) -> dict[str, Any]:
         """The first step of the chain rule for ∂J/∂wrt, without the answer."""
-        return self._explained(wrt)["hint"]
+        hint: dict[str, Any] = self._explained(wrt)["hint"]
+        return hint
 
     def derivation_of(self, wrt: str) -> dict[str, Any]:
         """Every step, the factors they use, and the final form (LaTeX too)."""
-        return self._explained(wrt)["derivation"]
+        steps: dict[str, Any] = self._explained(wrt)["derivation"]
+        return steps
 
     def _explained(self, wrt: str) -> dict[str, Any]:
         if wrt not in self._hints:
@@ -129,7 +131,9 @@ class Entry:
             }
         else:
             consumers = sorted({e.consumer for e in g.edges})
-            eqs = [M.math(M.equation(p.name(c), p.doprint(spec.equation(c).expr))) for c in consumers]
+            eqs = [
+                M.math(M.equation(p.name(c), p.doprint(spec.equation(c).expr))) for c in consumers
+            ]
             hint = {
                 "text": "This name appears directly in the equation below: differentiate "
                 "that equation with respect to it (the result has the shape of the variable).",
@@ -174,7 +178,7 @@ def load_catalog(paths: list[Path], limits: Limits = DEFAULT) -> Catalog:
     taken: set[str] = set()
     for path in paths:
         network = Network.from_file(path, limits)
-        network.derivation  # derive now: a spec that cannot be derived fails at start-up
+        _ = network.derivation  # derive now: a spec that cannot be derived fails at start-up
         base = _slug(path.stem)
         ident, n = base, 2
         while ident in taken:

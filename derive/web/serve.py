@@ -86,8 +86,7 @@ def run_serve(args: argparse.Namespace, limits: Limits) -> int:
         from derive.web.catalog import bundled_examples, load_catalog
     except ImportError as exc:
         raise GradproofError(
-            f"serve needs the web extra ({exc.name} is not installed): "
-            "pip install 'gradproof[web]'"
+            f"serve needs the web extra ({exc.name} is not installed): pip install 'gradproof[web]'"
         ) from None
     settings = web_limits(args)
     paths = [Path(p) for p in args.specs] or bundled_examples()
@@ -101,7 +100,9 @@ def run_serve(args: argparse.Namespace, limits: Limits) -> int:
             raise GradproofError(f"--log {args.log}: cannot open it ({exc.strerror})") from None
     # each check forks from a thread of the server: the child only grades and exits with
     # os._exit, touching no lock another thread may hold, so Python's warning does not apply
-    warnings.filterwarnings("ignore", message=r".*fork\(\) may lead to deadlocks", category=DeprecationWarning)  # noqa: E501
+    warnings.filterwarnings(
+        "ignore", message=r".*fork\(\) may lead to deadlocks", category=DeprecationWarning
+    )
     port = listener.getsockname()[1]  # --port 0: the one the system chose
     where = f"http://{'[' + args.host + ']' if ':' in args.host else args.host}:{port}/"
     print(f"gradproof: serving {len(catalog)} networks on {where}", file=sys.stderr, flush=True)
@@ -117,7 +118,6 @@ def run_serve(args: argparse.Namespace, limits: Limits) -> int:
         if log_file is not None:
             log_file.close()
     return 0
-
 
 
 def _listen(host: str, port: int) -> socket.socket:
