@@ -90,7 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         default=DEFAULT.memory_limit,
         metavar="MB",
-        help=f"address space of the whole command, MiB (default {DEFAULT.memory_limit})",
+        help=f"address space the command may add to the loaded program, MiB (default {DEFAULT.memory_limit})",
     )
     parser.add_argument(
         "--limit",

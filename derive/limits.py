@@ -3,7 +3,7 @@
 Every limit has a name (`--limit NAME=VALUE` on the command line, a field of `Limits` in the API);
 exceeding one raises `TooLargeError`, one line naming the limit and how to raise it. The deadline
 and the memory limit cover a whole command: `run_bounded` runs it in a forked child under
-RLIMIT_AS and kills it at the deadline (a thread cannot be stopped and `signal.alarm` does not
+RLIMIT_AS (counted from the fork: the memory the work may add to the loaded program) and kills it at the deadline (a thread cannot be stopped and `signal.alarm` does not
 interrupt C code; killing a process always works). The child's standard output and error are
 collected and printed by the parent only when the child finished, so a killed run prints nothing
 half-written (and verify's progress lines appear at the end).
@@ -41,7 +41,7 @@ class Limits:
     expression_depth: int = 500  # any gradient's nesting depth
     output_bytes: int = 20_000_000  # what one command prints or writes
     time_limit: float = 120.0  # seconds, the whole command (--time-limit)
-    memory_limit: int = 4096  # MiB of address space, the whole command (--memory-limit)
+    memory_limit: int = 4096  # MiB of address space the command may add (--memory-limit)
 
     def option(self, name: str) -> str:
         """The command-line option that raises the limit `name`."""
@@ -230,21 +230,49 @@ def run_deep(work: Callable[[], int], limits: Limits = DEFAULT) -> int:
     return result[0]
 
 
+def address_space_now() -> int:
+    """Bytes of address space this process holds now (0 where the system does not say)."""
+    try:
+        with open("/proc/self/statm", "rb") as f:
+            pages = int(f.read().split()[0])
+        return pages * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+def cap_address_space(mib: int) -> None:
+    """Let this (forked) process take at most `mib` MiB of address space beyond what it holds now.
+
+    The limit counts from the fork, not from zero: a child forked from a process that has already
+    mapped a large library (torch reserves gigabytes it never touches) would otherwise be over an
+    absolute RLIMIT_AS before it allocated anything.
+    """
+    try:
+        import resource
+    except ImportError:
+        return
+    limit = address_space_now() + mib * 1024**2
+    with contextlib.suppress(ValueError, OSError):
+        _, hard = resource.getrlimit(resource.RLIMIT_AS)
+        if hard != resource.RLIM_INFINITY:
+            limit = min(limit, hard)
+        resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+
+
 def _child_limits(limits: Limits) -> None:
     try:
         import resource
     except ImportError:
         return
-    memory = int(limits.memory_limit) * 1024**2
+    cap_address_space(int(limits.memory_limit))
     cpu = math.ceil(limits.time_limit) + 2  # a backstop if the parent dies: the kernel stops us
-    for kind, value in ((resource.RLIMIT_AS, memory), (resource.RLIMIT_CPU, cpu)):
-        try:
-            _, hard = resource.getrlimit(kind)
-            if hard != resource.RLIM_INFINITY:
-                value = min(value, hard)
-            resource.setrlimit(kind, (value, hard))
-        except (ValueError, OSError):
-            pass
+    try:
+        _, hard = resource.getrlimit(resource.RLIMIT_CPU)
+        if hard != resource.RLIM_INFINITY:
+            cpu = min(cpu, hard)
+        resource.setrlimit(resource.RLIMIT_CPU, (cpu, hard))
+    except (ValueError, OSError):
+        pass
 
 
 def run_bounded(work: Callable[[], int], limits: Limits = DEFAULT) -> int:

@@ -24,6 +24,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from derive.limits import cap_address_space
+
 Task = dict[str, Any]
 Result = dict[str, Any]
 
@@ -134,14 +136,7 @@ class Pool:
         if os.getppid() != parent:  # the parent died before the request took effect
             return
         if self.memory_mib:
-            with contextlib.suppress(ImportError, ValueError, OSError):
-                import resource
-
-                limit = self.memory_mib * 1024**2
-                _, hard = resource.getrlimit(resource.RLIMIT_AS)
-                if hard != resource.RLIM_INFINITY:
-                    limit = min(limit, hard)
-                resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+            cap_address_space(self.memory_mib)
         with os.fdopen(tasks, "rb") as inbox:
             for line in inbox:
                 task = json.loads(line)

@@ -95,3 +95,22 @@ def test_workers_ignore_interrupts() -> None:
         time.sleep(0.2)
         results = list(pool.run([{"do": "double", "n": 2}]))
         assert results[0][1]["pid"] == pid
+
+
+def _allocate(task: dict[str, Any]) -> dict[str, Any]:
+    return {"n": len(bytearray(task["mib"] * 1024**2))}
+
+
+def test_worker_memory_counts_from_the_fork() -> None:
+    import mmap
+
+    reserved = mmap.mmap(-1, 3 * 1024**3)  # as a parent with torch loaded: reserved, untouched
+    try:
+        pool = Pool(_allocate, 1, 20.0, on_timeout=lambda t: {"timeout": True},
+                    on_death=lambda t, why: {"died": why}, memory_mib=256)  # fmt: skip
+        with pool:
+            results = [r for _, r in pool.run([{"mib": 64}, {"mib": 1024}])]
+    finally:
+        reserved.close()
+    assert results[0] == {"n": 64 * 1024**2}
+    assert results[1] == {"failed": "memory"}

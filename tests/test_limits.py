@@ -318,3 +318,24 @@ def test_run_bounded_passes_output_and_code(capsys: pytest.CaptureFixture[str]) 
     assert run_bounded(work, DEFAULT) == 1
     captured = capsys.readouterr()
     assert captured.out == "hello\n" and captured.err == "note\n"
+
+
+def test_memory_limit_counts_from_the_fork_not_from_zero() -> None:
+    """A parent that has mapped a large library (torch reserves gigabytes) still gets workers
+    with the whole limit to spend: only what the work adds is capped."""
+    import mmap
+
+    reserved = mmap.mmap(-1, 3 * 1024**3)  # 3 GiB of address space, never touched
+    try:
+
+        def allocate(mib: int) -> int:
+            try:
+                return 0 if len(bytearray(mib * 1024**2)) else 1
+            except MemoryError:
+                return 2
+
+        small = replace(DEFAULT, memory_limit=512, time_limit=20)  # 256 MiB is the deep stack
+        assert run_bounded(lambda: allocate(64), small) == 0
+        assert run_bounded(lambda: allocate(2048), small) == 2  # still capped
+    finally:
+        reserved.close()

@@ -23,7 +23,7 @@ class GradeLimits:
     answer_chars: int = 20_000  # one answer (the reader's own limit: longer is invalid)
     record_lines: int = 200  # physical lines one CSV record may span (a quote left open)
     check_seconds: float = 5.0  # one check, killed at this deadline: verdict timeout
-    check_memory_mib: int = 4096  # address space of one worker (as `gradproof check`)
+    check_memory_mib: int = 4096  # address space one worker may add (as `gradproof check`)
 
     def too_large(self, name: str, what: str, measured: float, source: str) -> TooLargeError:
         limit = getattr(self, name)

@@ -24,7 +24,7 @@ class WebLimits:
     queue: int = 32  # checks waiting for a worker; beyond that: 429
     check_seconds: float = 5.0  # a check's deadline (the worker is killed)
     preview_seconds: float = 2.0  # a preview's deadline
-    worker_memory_mb: int = 1024  # address space of one worker
+    worker_memory_mb: int = 1024  # address space one worker may add to the server
     body_bytes: int = 65_536  # a request body; beyond that: 413
     checks_per_minute: float = 30.0  # per client; 0 turns the limit off
     previews_per_minute: float = 240.0  # per client (the page previews while typing)
