@@ -20,6 +20,7 @@ import sympy
 from derive import expr as E
 from derive.activations import ACTIVATIONS
 from derive.chain_rule import COMPOSITE, DIRECT, Derivation
+from derive.dispatch import handler
 from derive.latex import ADD, ATOM, HADAMARD, NEG, POSTFIX, PRODUCT, number_latex
 from derive.spec import Spec
 
@@ -434,15 +435,9 @@ class MathmlPrinterBase:
     """Dispatch on the node's class name: `_print_<Class>` returns (markup, binding strength)."""
 
     def emit(self, e: E.Expr, context: int) -> str:
-        method: Callable[[E.Expr], tuple[str, int]] | None = getattr(
-            self, "_print_" + type(e).__name__, None
-        )
-        if method is None:
-            raise NotImplementedError(
-                f"{type(self).__name__} has no _print_{type(e).__name__}: "
-                f"add one to print {type(e).__name__} nodes as MathML"
-            )
-        markup, strength = method(e)
+        markup: str
+        strength: int
+        markup, strength = handler(self, "_print_", e, "MathML form")(e)
         if strength < context:
             return fenced("(", ")", markup)
         return markup
