@@ -590,6 +590,13 @@ class MathmlPrinter(MathmlPrinterBase):
     def _print_Identity(self, e: E.Expr) -> tuple[str, int]:
         return mi("I"), ATOM
 
+    def _print_Softmax(self, e: E.Expr) -> tuple[str, int]:
+        return self._operator("softmax", e.children[0]), ATOM
+
+    def _print_LogSoftmax(self, e: E.Expr) -> tuple[str, int]:
+        softmax = self._operator("softmax", e.children[0])
+        return mrow(mi("log"), mo(APPLY_FUNCTION), softmax), ATOM
+
 
 # how an activation row's `latex_call` (a LaTeX template over {a}) reads in MathML
 _CALL_FORMS: dict[str, Callable[[str], str]] = {

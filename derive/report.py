@@ -19,7 +19,17 @@ from derive.chain_rule import Derivation, Gradient
 from derive.latex import LatexPrinter, delimit, printer_for
 from derive.linebreak import aligned_rows
 from derive.spec import Spec, fmt_shape
-from derive.steps import Partial, Step, WhereItem, partial_data, steps, steps_data, where
+from derive.steps import (
+    UPSTREAM,
+    Partial,
+    Step,
+    WhereItem,
+    notes,
+    partial_data,
+    steps,
+    steps_data,
+    where,
+)
 from derive.sympy_form import ascii_form
 
 
@@ -94,6 +104,11 @@ def where_lines(deriv: Derivation, name: str) -> list[str]:
     return [line for _, line in rendered_where(deriv, name)]
 
 
+def used_facts(deriv: Derivation, name: str) -> list[str]:
+    """The facts a rule used on the way (each column of y sums to 1), as sentences."""
+    return [f"Used: {fact}." for fact in notes(deriv, name)]
+
+
 def fanout_note(g: Gradient) -> str | None:
     if len(g.edges) < 2:
         return None
@@ -150,6 +165,8 @@ def to_latex_document(deriv: Derivation, names: Sequence[str]) -> str:
         note = fanout_note(g)
         if note:
             out.append(_tex_text(note) + "\n")
+        for fact in used_facts(deriv, name):
+            out.append(_tex_text(fact) + "\n")
         where = aligned_where(deriv, name)
         if where:
             out.append(r"where")
@@ -187,6 +204,8 @@ def to_markdown(deriv: Derivation, names: Sequence[str], picture: str | None = N
         note = fanout_note(g)
         if note:
             out += [note, ""]
+        for fact in used_facts(deriv, name):
+            out += [_md_text(fact), ""]
         for line in where_lines(deriv, name):
             out.append(f"- ${line}$")
         out.append("")
@@ -209,6 +228,7 @@ def to_json_data(deriv: Derivation, names: Sequence[str]) -> dict[str, Any]:
                 "where": where_lines(deriv, name),
                 "step_data": _step_data(deriv, name),
                 "where_data": _where_data(deriv, name),
+                "notes": notes(deriv, name),
                 "edges": [
                     {"from": e.consumer, "kind": e.kind, "activation": e.activation}
                     for e in g.edges
@@ -229,20 +249,19 @@ def to_json_data(deriv: Derivation, names: Sequence[str]) -> dict[str, Any]:
 
 def _step_data(deriv: Derivation, name: str) -> list[dict[str, Any]]:
     rendered = rendered_steps(deriv, name)
-    items, texts = [s for s, _ in rendered], [t for _, t in rendered]
-    return steps_data(items, texts, ascii_form, deriv.spec.loss)
+    return steps_data([s for s, _ in rendered], ascii_form, deriv.spec.loss)
 
 
 def _where_data(deriv: Derivation, name: str) -> list[dict[str, Any]]:
     out = []
-    for item, line in rendered_where(deriv, name):
+    for item, _ in rendered_where(deriv, name):
         row: dict[str, Any] = {"kind": item.kind, **partial_data(item.partial, deriv.spec.loss)}
-        row["sympy"] = ascii_form(item.value)
+        if item.kind != UPSTREAM:  # an upstream gradient is that gradient's own entry
+            row["sympy"] = ascii_form(item.value)
         if item.activation:
             row["activation"] = item.activation
         if item.note:
             row["note"] = item.note
-        row["latex"] = line
         out.append(row)
     return out
 

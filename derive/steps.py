@@ -28,6 +28,7 @@ from derive.chain_rule import (
 
 CHAIN = "chain"  # ∂J/∂u · ∂u/∂v · ∂v/∂X: the unique path, as names
 EDGES = "edges"  # ∂J/∂u · ∂u/∂X + ∂J/∂w · ∂w/∂X: one product per use of X
+GENERAL = "general"  # the local form before a fact a rule used (Σ y = 1): softmax's Jacobian
 LOCAL = "local"  # the matrix form with upstream gradients kept as names
 FINAL = "final"  # the matrix form in the forward names
 
@@ -84,6 +85,9 @@ def steps(deriv: Derivation, name: str) -> list[Step]:
     if uses and len(uses) == len(g.edges) and len(set(consumers)) == len(consumers):
         products = tuple((Partial(None, c), Partial(c, name)) for c in consumers)
         out.append(Step(EDGES, products))
+    if any(e.general is not None for e in g.edges):
+        general = E.add(*[e.general or e.contribution for e in g.edges], shape=g.shape)
+        out.append(Step(GENERAL, result=general))
     if g.local != g.final:
         out.append(Step(LOCAL, result=g.local))
     out.append(Step(FINAL, result=g.final))
@@ -115,21 +119,37 @@ def where(deriv: Derivation, name: str) -> list[WhereItem]:
     return out
 
 
+def notes(deriv: Derivation, name: str) -> list[str]:
+    """The facts the rules used on the way to ∂J/∂name (on its own edges and upstream)."""
+    out: list[str] = []
+    seen: set[str] = set()
+    stack = [name]
+    while stack:
+        n = stack.pop()
+        if n in seen or n not in deriv.gradients:
+            continue
+        seen.add(n)
+        g = deriv[n]
+        out.extend(t for t in g.notes if t not in out)
+        stack.extend(e.consumer for e in g.edges)
+    return out
+
+
 def partial_data(p: Partial, loss: str) -> dict[str, Any]:
     """∂of/∂wrt for JSON, the loss by its name."""
     return {"of": loss if p.upper is None else p.upper, "wrt": p.lower}
 
 
-def steps_data(
-    items: Sequence[Step], latex: Sequence[str], sympy_text: Any, loss: str
-) -> list[dict[str, Any]]:
-    """The steps for JSON: kind, the partials or the expression (SymPy syntax), its LaTeX."""
+def steps_data(items: Sequence[Step], sympy_text: Any, loss: str) -> list[dict[str, Any]]:
+    """The steps for JSON: kind, and the partials or the expression (SymPy syntax); the LaTeX
+    of step i is entry i of the gradient's `steps`, beside it, and the final form is the
+    gradient's own `sympy`."""
     out: list[dict[str, Any]] = []
-    for step, tex in zip(items, latex, strict=True):
-        row: dict[str, Any] = {"kind": step.kind, "latex": tex}
+    for step in items:
+        row: dict[str, Any] = {"kind": step.kind}
         if step.products:
             row["products"] = [[partial_data(p, loss) for p in prod] for prod in step.products]
-        if step.result is not None:
+        if step.result is not None and step.kind != FINAL:  # the final form: the gradient's sympy
             row["sympy"] = sympy_text(step.result)
         out.append(row)
     return out

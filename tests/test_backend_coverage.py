@@ -46,6 +46,8 @@ SAMPLES: dict[type, E.Expr] = {
     E.Identity: E.Identity("n"),
     E.Diag: E.Diag(V),
     E.Trace: E.Trace(M),
+    E.Softmax: E.Softmax(M),
+    E.LogSoftmax: E.LogSoftmax(M),
 }
 ENV = {"M": np.arange(9.0).reshape(3, 3), "v": np.ones((3, 1)), "u": np.full((3, 1), 2.0),
        "s": np.full((1, 1), 4.0)}  # fmt: skip
@@ -130,7 +132,8 @@ WEIGHTS = {("n", 1): np.array([[1.0], [-2.0], [0.5]]), ("n", "n"): np.arange(9.0
            (1, 1): np.ones((1, 1))}  # fmt: skip
 
 
-@pytest.mark.parametrize("kind", [E.Diag, E.Trace, E.MatMul, E.Hadamard, E.Div, E.ScalarMul],
+@pytest.mark.parametrize("kind", [E.Diag, E.Trace, E.MatMul, E.Hadamard, E.Div, E.ScalarMul,
+                                  E.Softmax, E.LogSoftmax],
                          ids=lambda c: c.__name__)  # fmt: skip
 def test_backward_rules_agree_with_finite_differences(kind: type) -> None:
     # the loss sum(Wt ⊙ node): its upstream gradient is the constant Wt
@@ -147,6 +150,12 @@ def test_backward_rules_agree_with_finite_differences(kind: type) -> None:
 class _NoNames:
     def named(self, node: E.Expr) -> E.Expr:
         return node
+
+    def sums_to_one(self, e: E.Expr) -> bool:
+        return False
+
+    def note(self, text: str, general: E.Expr | None = None, used: E.Expr | None = None) -> None:
+        pass
 
 
 def test_an_unknown_node_is_refused_by_name_everywhere() -> None:
