@@ -87,9 +87,9 @@ def gradient_blocks(net: Network, name: str, evidence: Evidence | None) -> list[
     return blocks
 
 
-def key(hw: Assignment, evidence: EvidenceOf | None = None) -> Document:
-    """The answer key of an assignment (evidence: `EvidenceCache()` unless given; pass
-    `lambda spec, name: None`-like callables only in tests)."""
+def build_key(hw: Assignment, evidence: EvidenceOf | None = None) -> Document:
+    """The answer key of an assignment; `evidence` runs the checks (an `EvidenceCache` unless
+    given)."""
     ev = evidence or EvidenceCache()
     pictures = picture_names([q.spec for q in hw.questions])
     blocks: list[Block] = [CONVENTION]
@@ -101,7 +101,7 @@ def key(hw: Assignment, evidence: EvidenceOf | None = None) -> Document:
     return Document(f"{hw.title}: answer key", _subtitle(hw, False), tuple(blocks), "answer-key")
 
 
-def sheet(hw: Assignment) -> Document:
+def build_sheet(hw: Assignment) -> Document:
     """The students' sheet: networks, shapes, questions and points, how to type an answer."""
     pictures = picture_names([q.spec for q in hw.questions])
     specs = list({q.spec: q.network.spec for q in hw.questions}.values())
@@ -133,7 +133,7 @@ def typing_box(specs: list[object]) -> Box:
     return Box("How to type your answer", (intro, BulletList(tuple(items))))
 
 
-def spec_key(paths: Sequence[str | Path], evidence: EvidenceOf | None = None,
+def build_spec_key(paths: Sequence[str | Path], evidence: EvidenceOf | None = None,
              networks: Sequence[Network] | None = None) -> Document:  # fmt: skip
     """A key of every gradient (intermediates and parameters) of each spec file's network."""
     ev = evidence or EvidenceCache()

@@ -126,6 +126,18 @@ class Assignment:
 
         return grade(self, submissions, out, **options)
 
+    def key(self, out: str | Path | None = None, **options: Any) -> Any:
+        """The answer key (a `derive.document.Document`); see `derive.assignment.key`."""
+        from derive.assignment.publish import key
+
+        return key(self, out, **options)
+
+    def sheet(self, out: str | Path | None = None, **options: Any) -> Any:
+        """The students' sheet; see `derive.assignment.sheet`."""
+        from derive.assignment.publish import sheet
+
+        return sheet(self, out, **options)
+
     def __repr__(self) -> str:
         size = f"{len(self.questions)} questions, {self.total_points} points"
         return f"<assignment {self.title!r}: {size}>"

@@ -55,9 +55,8 @@ def shapes_table(net: Network) -> Table:
 def network_blocks(net: Network, picture: str) -> list[Block]:
     spec = net.spec
     caption: tuple[Inline, ...] = (
-        Text(f"The computational graph of {spec.title}: an arrow is a use of a name; a dashed "
-             "border marks a name used more than once (its gradient sums the edges)."),
-    )  # fmt: skip
+        Text(f"The computational graph of {spec.title}: each arrow is one use of a name."),
+    )
     return [
         Equation(Forward(spec)),
         shapes_table(net),

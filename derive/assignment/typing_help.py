@@ -33,8 +33,9 @@ def name_spellings(spec: Spec, name: str) -> list[str]:
     for a layer index, the subscript form (W^{(2)}, W2, W_2)."""
     out = [spec.latex_of(name), name]
     key = key_of_ascii(name)
-    if key.index and not key.accent:
-        out.append(f"{key.base}_{key.index}")
+    subscript = f"{key.base}_{key.index}"
+    if key.index and not key.accent and spec.latex_of(name).replace("{", "").replace("}", "") != subscript:
+        out.append(subscript)
     return list(dict.fromkeys(out))
 
 
@@ -61,7 +62,7 @@ def notations(specs: list[Spec]) -> list[Notation]:
         ),
         Notation("transpose", transposes, spec),
         Notation(
-            "matrix product: side by side or \\cdot (order kept); elementwise: \\odot or \\circ",
+            "products, in their order: a matrix product side by side or with a dot, then the elementwise product",
             (f"{v}^T {v}", f"{v}^T \\cdot {v}", f"{v} \\odot {v}", f"{v} \\circ {v}"),
             spec,
         ),

@@ -40,7 +40,9 @@ h1 { font-size: 1.7rem; margin-bottom: 0.2rem; }
 .subtitle { color: #57606a; margin: 0.1rem 0; }
 section.question { border-top: 1px solid #d0d7de; margin-top: 2rem; }
 math[display="block"] { margin: 0.4rem 0; overflow-x: auto; overflow-y: hidden; font-size: 1.15em; }
-.rows math[display="block"] + math[display="block"] { padding-left: 2.5rem; }
+mtable { math-style: normal; }
+mtd.lhs { text-align: right; padding: 0.15em 0; }
+mtd.rhs { text-align: left; padding: 0.15em 0; }
 .final { border: 2px solid #1f2328; padding: 0.2rem 1rem; display: inline-block; max-width: 100%;
          overflow-x: auto; }
 table { border-collapse: collapse; margin: 0.6rem 0; }
@@ -125,13 +127,11 @@ class HtmlWriter:
         c = b.content
         if isinstance(c, Forward):
             p = MathmlPrinter.for_spec(c.spec)
-            rows = [equation(p.name(eq.name), p.doprint(eq.expr)) for eq in c.spec.equations]
-            return _rows(rows)
+            return _aligned([(p.name(eq.name), p.doprint(eq.expr)) for eq in c.spec.equations])
         if isinstance(c, Steps):
             p = MathmlPrinter.for_spec(c.deriv.spec)
             steps = step_rows(c.deriv, c.name)
-            first = equation(p.grad(c.name), steps[0])
-            return _rows([first, *(mrow(mo("="), s) for s in steps[1:])])
+            return _aligned([(p.grad(c.name) if i == 0 else "", s) for i, s in enumerate(steps)])
         if isinstance(c, Where):
             rows = where_rows(c.deriv, c.name)
             return "<p>where</p>\n" + _rows(rows) if rows else ""
@@ -143,6 +143,16 @@ class HtmlWriter:
     def _block_Figure(self, b: Figure) -> str:  # noqa: N802
         svg = network_svg(b.spec)
         return f"<figure>\n{svg}<figcaption>{self.inline(b.caption)}</figcaption>\n</figure>"
+
+
+def _aligned(rows: list[tuple[str, str]]) -> str:
+    """Rows lhs = rhs aligned at their = signs (a two-column table, as LaTeX's align)."""
+    cells = "".join(
+        f'<mtr><mtd class="lhs">{lhs or "<mrow></mrow>"}</mtd>'
+        f'<mtd class="rhs">{mrow(mo("="), rhs)}</mtd></mtr>'
+        for lhs, rhs in rows
+    )
+    return math(f"<mtable>{cells}</mtable>")
 
 
 def _rows(rows: list[str]) -> str:
