@@ -83,7 +83,7 @@ def gradient_blocks(net: Network, name: str, evidence: Evidence | None) -> list[
     blocks.append(Paragraph((Strong("Answer"),)))
     blocks.append(Equation(Final(deriv, name)))
     if evidence is not None:
-        blocks.append(Paragraph((Strong("Evidence. "), Text(evidence.line()))))
+        blocks.append(Paragraph((Strong("Evidence."), Text(" " + evidence.line()))))
     return blocks
 
 
@@ -144,9 +144,10 @@ def build_spec_key(paths: Sequence[str | Path], evidence: EvidenceOf | None = No
     for path, net in zip(files, nets, strict=True):
         parts: list[Block] = list(network_blocks(net, pictures[path]))
         for name in net.resolve(None):
-            grad = E.GradRef(name, net.spec.shape_of(name))
+            shape = net.spec.shape_of(name)
+            head = (Text("The gradient with respect to "), Math(net.spec, E.Var(name, shape)))
             body = gradient_blocks(net, name, ev(path, name))
-            parts.append(Section((Math(net.spec, grad),), tuple(body), level=2))
+            parts.append(Section(head, tuple(body), level=2))
         blocks.append(Section((Text(net.spec.title),), tuple(parts)))
     title = "Answer key" if len(nets) != 1 else f"{nets[0].spec.title}: answer key"
     return Document(title, (), tuple(blocks), "answer-key")

@@ -45,6 +45,7 @@ PREAMBLE = (
     r"\allowdisplaybreaks",
     r"\setlength{\parindent}{0pt}",
     r"\setlength{\parskip}{0.5em}",
+    r"\setlength{\emergencystretch}{2em}",
 )
 PICTURE_WIDTH_PT = 470.0  # the text is 483pt wide on A4 with 2cm margins
 PICTURE_HEIGHT_PT = 560.0
@@ -64,6 +65,7 @@ _SYMBOLS = {
     "∞": r"$\infty$", "‖": r"$\|$", "ℓ": r"$\ell$", "∇": r"$\nabla$", "∑": r"$\sum$",
     "√": r"$\surd$", "“": "``", "”": "''", "‘": "`", "’": "'", "\u00a0": "~", "∘": r"$\circ$",
 }  # fmt: skip
+_BREAK_AFTER = set("/\\{}_|<>&=")  # a long "word" of markup may break after these
 _SUPERSCRIPT = dict(zip("⁰¹²³⁴⁵⁶⁷⁸⁹⁽⁾⁺⁻", "0123456789()+-", strict=True))
 _SUBSCRIPT = dict(zip("₀₁₂₃₄₅₆₇₈₉₍₎₊₋", "0123456789()+-", strict=True))
 
@@ -74,7 +76,7 @@ def tex_text(text: str) -> str:
     control characters become one space, so a title or a prompt stays one paragraph."""
     out: list[str] = []
     for ch in unicodedata.normalize("NFC", text):
-        out.append(_tex_char(ch))
+        out.append(_tex_char(ch) + (r"\allowbreak{}" if ch in _BREAK_AFTER else ""))
     return "".join(out)
 
 
@@ -121,8 +123,13 @@ def _greek(ch: str) -> str | None:
 
 
 def tex_code(text: str) -> str:
-    """Text shown as typed in a fixed-width font (LaTeX the student types), breakable at spaces."""
-    return r"\texttt{" + tex_text(text) + "}"
+    """Text shown as typed in a fixed-width font (LaTeX the student types); a line may break
+    after any character that is not a letter or digit (TeX does not hyphenate \\texttt)."""
+    pieces = [
+        _tex_char(ch) + ("" if ch.isalnum() else r"\allowbreak{}")
+        for ch in unicodedata.normalize("NFC", text)
+    ]
+    return r"\texttt{" + "".join(pieces) + "}"
 
 
 def math_latex(part: Math) -> str:
