@@ -6,7 +6,17 @@ from pathlib import Path
 
 from derive import expr as E
 from derive.api import Network
-from derive.document.model import Block, Equation, Figure, Forward, Inline, Math, Paragraph, Table, Text
+from derive.document.model import (
+    Block,
+    Equation,
+    Figure,
+    Forward,
+    Inline,
+    Math,
+    Paragraph,
+    Table,
+    Text,
+)
 
 ROLES = {"input": "input", "target": "target", "param": "parameter",
          "intermediate": "intermediate", "loss": "loss"}  # fmt: skip

@@ -99,31 +99,31 @@ class HtmlWriter:
         method: Callable[[Block], str] = getattr(self, f"_block_{type(block).__name__}")
         return method(block)
 
-    def _block_Section(self, b: Section) -> str:  # noqa: N802
+    def _block_Section(self, b: Section) -> str:
         tag = f"h{min(b.level + 1, 6)}"
         cls = ' class="question"' if b.level == 1 else ""
         inner = "\n".join(self.block(x) for x in b.blocks)
         return f"<section{cls}>\n<{tag}>{self.inline(b.title)}</{tag}>\n{inner}\n</section>"
 
-    def _block_Paragraph(self, b: Paragraph) -> str:  # noqa: N802
+    def _block_Paragraph(self, b: Paragraph) -> str:
         return f"<p>{self.inline(b.parts)}</p>"
 
-    def _block_BulletList(self, b: BulletList) -> str:  # noqa: N802
+    def _block_BulletList(self, b: BulletList) -> str:
         items = "".join(f"<li>{self.inline(item)}</li>" for item in b.items)
         return f"<ul>{items}</ul>"
 
-    def _block_Table(self, b: Table) -> str:  # noqa: N802
+    def _block_Table(self, b: Table) -> str:
         head = "".join(f"<th>{self.inline(c)}</th>" for c in b.header)
         body = "".join(
             "<tr>" + "".join(f"<td>{self.inline(c)}</td>" for c in row) + "</tr>" for row in b.rows
         )
         return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
-    def _block_Box(self, b: Box) -> str:  # noqa: N802
+    def _block_Box(self, b: Box) -> str:
         inner = "\n".join(self.block(x) for x in b.blocks)
         return f'<aside class="box">\n<h3>{html_text(b.title)}</h3>\n{inner}\n</aside>'
 
-    def _block_Equation(self, b: Equation) -> str:  # noqa: N802
+    def _block_Equation(self, b: Equation) -> str:
         c = b.content
         if isinstance(c, Forward):
             p = MathmlPrinter.for_spec(c.spec)
@@ -140,7 +140,7 @@ class HtmlWriter:
         final = p.doprint(c.deriv[c.name].final)
         return f'<div class="final">{math(equation(p.grad(c.name), final))}</div>'
 
-    def _block_Figure(self, b: Figure) -> str:  # noqa: N802
+    def _block_Figure(self, b: Figure) -> str:
         svg = network_svg(b.spec)
         return f"<figure>\n{svg}<figcaption>{self.inline(b.caption)}</figcaption>\n</figure>"
 

@@ -166,19 +166,19 @@ class LatexWriter:
         method: Callable[[Block], str] = getattr(self, f"_block_{type(block).__name__}")
         return method(block)
 
-    def _block_Section(self, b: Section) -> str:  # noqa: N802 (dispatch on the class name)
+    def _block_Section(self, b: Section) -> str:
         command = {1: "section", 2: "subsection"}.get(b.level, "subsubsection")
         head = rf"\{command}*{{{self.inline(b.title)}}}"
         return "\n".join([head, *(self.block(x) for x in b.blocks)])
 
-    def _block_Paragraph(self, b: Paragraph) -> str:  # noqa: N802
+    def _block_Paragraph(self, b: Paragraph) -> str:
         return self.inline(b.parts) + "\n"
 
-    def _block_BulletList(self, b: BulletList) -> str:  # noqa: N802
+    def _block_BulletList(self, b: BulletList) -> str:
         items = [r"\item " + self.inline(item) for item in b.items]
         return "\n".join([r"\begin{itemize}", *items, r"\end{itemize}"])
 
-    def _block_Table(self, b: Table) -> str:  # noqa: N802
+    def _block_Table(self, b: Table) -> str:
         cols = "l" * len(b.header)
         lines = [r"\begin{center}", rf"\begin{{tabular}}{{{cols}}}", r"\hline"]
         lines.append(" & ".join(r"\textbf{" + self.inline(c) + "}" for c in b.header) + r" \\")
@@ -188,7 +188,7 @@ class LatexWriter:
         lines += [r"\hline", r"\end{tabular}", r"\end{center}"]
         return "\n".join(lines)
 
-    def _block_Box(self, b: Box) -> str:  # noqa: N802
+    def _block_Box(self, b: Box) -> str:
         inner = "\n".join(self.block(x) for x in b.blocks)
         return "\n".join(
             [
@@ -199,7 +199,7 @@ class LatexWriter:
             ]
         )
 
-    def _block_Equation(self, b: Equation) -> str:  # noqa: N802
+    def _block_Equation(self, b: Equation) -> str:
         c = b.content
         if isinstance(c, Forward):
             return _align(equations_latex(c.spec))
@@ -211,7 +211,7 @@ class LatexWriter:
         assert isinstance(c, Final)
         return boxed_final(c)
 
-    def _block_Figure(self, b: Figure) -> str:  # noqa: N802
+    def _block_Figure(self, b: Figure) -> str:
         return "\n".join(
             [
                 r"\begin{center}",

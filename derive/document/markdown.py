@@ -59,29 +59,29 @@ class MarkdownWriter:
         method: Callable[[Block, int], str] = getattr(self, f"_block_{type(block).__name__}")
         return method(block, depth)
 
-    def _block_Section(self, b: Section, depth: int) -> str:  # noqa: N802
+    def _block_Section(self, b: Section, depth: int) -> str:
         parts = [f"{'#' * min(b.level + 1, 6)} {self.inline(b.title)}"]
         parts += [self.block(x, depth) for x in b.blocks]
         return "\n\n".join(p for p in parts if p)
 
-    def _block_Paragraph(self, b: Paragraph, depth: int) -> str:  # noqa: N802
+    def _block_Paragraph(self, b: Paragraph, depth: int) -> str:
         return self.inline(b.parts)
 
-    def _block_BulletList(self, b: BulletList, depth: int) -> str:  # noqa: N802
+    def _block_BulletList(self, b: BulletList, depth: int) -> str:
         return "\n".join(f"- {self.inline(item)}" for item in b.items)
 
-    def _block_Table(self, b: Table, depth: int) -> str:  # noqa: N802
+    def _block_Table(self, b: Table, depth: int) -> str:
         lines = ["| " + " | ".join(self.inline(c) for c in b.header) + " |"]
         lines.append("|" + "---|" * len(b.header))
         lines += ["| " + " | ".join(self.inline(c) for c in row) + " |" for row in b.rows]
         return "\n".join(lines)
 
-    def _block_Box(self, b: Box, depth: int) -> str:  # noqa: N802
+    def _block_Box(self, b: Box, depth: int) -> str:
         inner = [f"**{md_text(b.title)}**", *(self.block(x, depth) for x in b.blocks)]
         text = "\n\n".join(inner)
         return "\n".join(("> " + line).rstrip() for line in text.splitlines())
 
-    def _block_Equation(self, b: Equation, depth: int) -> str:  # noqa: N802
+    def _block_Equation(self, b: Equation, depth: int) -> str:
         c = b.content
         if isinstance(c, Forward):
             return _display(equations_latex(c.spec))
@@ -94,7 +94,7 @@ class MarkdownWriter:
         body = boxed_final(c).splitlines()[1:-1]  # the box without the equation* around it
         return "\n".join(["$$", *body, "$$"])
 
-    def _block_Figure(self, b: Figure, depth: int) -> str:  # noqa: N802
+    def _block_Figure(self, b: Figure, depth: int) -> str:
         where = urllib.parse.quote(b.file, safe="/._-~")  # a URL: no space, ( ) or newline left
         return f"![{self.inline(b.caption)}]({where})"
 
