@@ -20,6 +20,7 @@ from derive.errors import UnknownVariableError
 from derive.expr import Expr, Shape
 from derive.limits import DEFAULT, Limits, check_expression
 from derive.spec import Spec, load_spec, parse_spec, spec_from_dict
+from derive.steps import Step
 from derive.sympy_form import ascii_form, to_sympy
 
 
@@ -54,6 +55,11 @@ class GradientResult:
     def steps(self) -> list[str]:
         """Right-hand sides of ∂J/∂wrt = ... = ..., in LaTeX."""
         return report.step_lines(self._d, self.wrt)
+
+    @property
+    def step_data(self) -> list[Step]:
+        """The steps as data (`derive.steps.Step`): kind, partials or expression."""
+        return [step for step, _ in report.rendered_steps(self._d, self.wrt)]
 
     @property
     def where(self) -> list[str]:

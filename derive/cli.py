@@ -93,7 +93,8 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         default=DEFAULT.memory_limit,
         metavar="MB",
-        help=f"address space the command may add to the loaded program, MiB (default {DEFAULT.memory_limit})",
+        help="address space the command may add to the loaded program, MiB "
+        f"(default {DEFAULT.memory_limit})",
     )
     parser.add_argument(
         "--limit",

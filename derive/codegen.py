@@ -25,6 +25,7 @@ from derive import expr as E
 from derive import report
 from derive.activations import ACTIVATIONS
 from derive.chain_rule import Derivation
+from derive.dispatch import handler
 from derive.files import write_text_atomic
 from derive.spec import Spec
 
@@ -128,55 +129,86 @@ class _Emitter:
         return f"({text})" if strength < context else text
 
     def raw(self, e: E.Expr) -> tuple[str, int]:
-        if isinstance(e, E.Var):
-            return self.names.var[e.name], _ATOM
-        if isinstance(e, E.GradRef):
-            return self.names.grad_of(e.name), _ATOM
-        if isinstance(e, E.Const):
-            text = self.number(e.value)
-            return text, (_UNARY if text.startswith("-") else _ATOM)
-        if isinstance(e, E.Ones):
-            return f"np.ones({self.shape(e.shape)}, dtype=dtype)", _ATOM
-        if isinstance(e, E.Zero):
-            return f"np.zeros({self.shape(e.shape)}, dtype=dtype)", _ATOM
-        if isinstance(e, E.Add):
-            parts: list[str] = []
-            for i, t in enumerate(e.children):
-                if isinstance(t, E.Scale) and E.is_negative(t.coef):
-                    body = self.emit(E.scale(-t.coef, t.arg), _MUL)
-                    parts.append(f"- {body}" if i else f"-{body}")
-                elif isinstance(t, E.Ones):
-                    parts.append("+ 1.0" if i else "1.0")
-                else:
-                    parts.append(("+ " if i else "") + self.emit(t, _MUL))
-            return " ".join(parts), _ADD
-        if isinstance(e, E.Scale):
-            if isinstance(e.arg, E.Ones):
-                return f"np.full({self.shape(e.shape)}, {self.number(e.coef)}, dtype=dtype)", _ATOM
-            if e.coef == -1:
-                return "-" + self.emit(e.arg, _POW), _UNARY
-            return f"{self.number(e.coef)} * {self.emit(e.arg, _MUL + 1)}", _MUL
-        if isinstance(e, E.MatMul):
-            return self.matmul(e)
-        if isinstance(e, E.Hadamard | E.ScalarMul):
-            return " * ".join(self.emit(f, _MUL + 1) for f in e.children), _MUL
-        if isinstance(e, E.Div):
-            num, den = e.children
-            return f"{self.emit(num, _MUL)} / {self.emit(den, _MUL + 1)}", _MUL
-        if isinstance(e, E.Power):
-            return self.power(e)
-        if isinstance(e, E.Transpose):
-            return f"{self.emit(e.children[0], _ATOM)}.T", _ATOM
-        if isinstance(e, E.Apply):
-            return ACTIVATIONS[e.fn].code(self.emit(e.children[0]), e.param), _ATOM
-        if isinstance(e, E.Indicator):
-            op = ">" if e.relation == ">" else "<="
-            return f"({self.emit(e.children[0], _ADD)} {op} 0)", _ATOM
-        if isinstance(e, E.SumAll):
-            return f"{self.emit(e.children[0], _ATOM)}.sum(keepdims=True)", _ATOM
-        if isinstance(e, E.Mean):
-            return f"{self.emit(e.children[0], _ATOM)}.mean(keepdims=True)", _ATOM
-        raise NotImplementedError(f"no NumPy printer for {type(e).__name__}")
+        text: str
+        strength: int
+        text, strength = handler(self, "_code_", e, "NumPy code")(e)
+        return text, strength
+
+    def _code_Var(self, e: E.Var) -> tuple[str, int]:
+        return self.names.var[e.name], _ATOM
+
+    def _code_GradRef(self, e: E.GradRef) -> tuple[str, int]:
+        return self.names.grad_of(e.name), _ATOM
+
+    def _code_Const(self, e: E.Const) -> tuple[str, int]:
+        text = self.number(e.value)
+        return text, (_UNARY if text.startswith("-") else _ATOM)
+
+    def _code_Ones(self, e: E.Ones) -> tuple[str, int]:
+        return f"np.ones({self.shape(e.shape)}, dtype=dtype)", _ATOM
+
+    def _code_Zero(self, e: E.Zero) -> tuple[str, int]:
+        return f"np.zeros({self.shape(e.shape)}, dtype=dtype)", _ATOM
+
+    def _code_Identity(self, e: E.Identity) -> tuple[str, int]:
+        d = e.shape[0]
+        return f"np.eye({d if isinstance(d, int) else self.dims[d]}, dtype=dtype)", _ATOM
+
+    def _code_Add(self, e: E.Add) -> tuple[str, int]:
+        parts: list[str] = []
+        for i, t in enumerate(e.children):
+            if isinstance(t, E.Scale) and E.is_negative(t.coef):
+                body = self.emit(E.scale(-t.coef, t.arg), _MUL)
+                parts.append(f"- {body}" if i else f"-{body}")
+            elif isinstance(t, E.Ones):
+                parts.append("+ 1.0" if i else "1.0")
+            else:
+                parts.append(("+ " if i else "") + self.emit(t, _MUL))
+        return " ".join(parts), _ADD
+
+    def _code_Scale(self, e: E.Scale) -> tuple[str, int]:
+        if isinstance(e.arg, E.Ones):
+            return f"np.full({self.shape(e.shape)}, {self.number(e.coef)}, dtype=dtype)", _ATOM
+        if e.coef == -1:
+            return "-" + self.emit(e.arg, _POW), _UNARY
+        return f"{self.number(e.coef)} * {self.emit(e.arg, _MUL + 1)}", _MUL
+
+    def _code_MatMul(self, e: E.MatMul) -> tuple[str, int]:
+        return self.matmul(e)
+
+    def _code_Hadamard(self, e: E.Expr) -> tuple[str, int]:
+        return " * ".join(self.emit(f, _MUL + 1) for f in e.children), _MUL
+
+    _code_ScalarMul = _code_Hadamard
+
+    def _code_Div(self, e: E.Div) -> tuple[str, int]:
+        num, den = e.children
+        return f"{self.emit(num, _MUL)} / {self.emit(den, _MUL + 1)}", _MUL
+
+    def _code_Power(self, e: E.Power) -> tuple[str, int]:
+        return self.power(e)
+
+    def _code_Transpose(self, e: E.Transpose) -> tuple[str, int]:
+        return f"{self.emit(e.children[0], _ATOM)}.T", _ATOM
+
+    def _code_Apply(self, e: E.Apply) -> tuple[str, int]:
+        return ACTIVATIONS[e.fn].code(self.emit(e.children[0]), e.param), _ATOM
+
+    def _code_Indicator(self, e: E.Indicator) -> tuple[str, int]:
+        op = ">" if e.relation == ">" else "<="
+        return f"({self.emit(e.children[0], _ADD)} {op} 0)", _ATOM
+
+    def _code_SumAll(self, e: E.SumAll) -> tuple[str, int]:
+        return f"{self.emit(e.children[0], _ATOM)}.sum(keepdims=True)", _ATOM
+
+    def _code_Mean(self, e: E.Mean) -> tuple[str, int]:
+        return f"{self.emit(e.children[0], _ATOM)}.mean(keepdims=True)", _ATOM
+
+    def _code_Diag(self, e: E.Diag) -> tuple[str, int]:
+        return f"np.diagflat({self.emit(e.children[0])})", _ATOM
+
+    def _code_Trace(self, e: E.Trace) -> tuple[str, int]:
+        return f"np.trace({self.emit(e.children[0])}).reshape(1, 1)", _ATOM
 
     def matmul(self, e: E.Expr) -> tuple[str, int]:
         factors = list(e.children)

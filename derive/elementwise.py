@@ -18,8 +18,8 @@ import mpmath
 import sympy
 
 from derive import expr as E
-from derive.activations import ACTIVATIONS
 from derive.chain_rule import Derivation
+from derive.evaluate import SYMBOLIC, evaluate
 from derive.spec import Spec
 
 DIGITS = 30  # significant digits of the random points
@@ -49,71 +49,8 @@ class ElementwiseResult:
 
 def explicit(e: E.Expr, env: Mapping[str, sympy.Matrix], dims: Mapping[str, int]) -> sympy.Matrix:
     """Evaluate an expression on explicit SymPy matrices (dims given as numbers)."""
-    subs = {E.dim_symbol(d): n for d, n in dims.items()}
-    memo: dict[int, sympy.Matrix] = {}
-
-    def size(dim: E.Dim) -> int:
-        return dim if isinstance(dim, int) else dims[dim]
-
-    def num(v: sympy.Expr) -> sympy.Expr:
-        return v.xreplace(subs) if v.free_symbols else v
-
-    def ev(n: E.Expr) -> sympy.Matrix:
-        hit = memo.get(id(n))
-        if hit is not None:
-            return hit
-        rows, cols = size(n.shape[0]), size(n.shape[1])
-        kids = [ev(c) for c in n.children]
-        out: sympy.Matrix
-        if isinstance(n, E.Var):
-            out = env[n.name]
-        elif isinstance(n, E.Const):
-            out = sympy.Matrix([[num(n.value)]])
-        elif isinstance(n, E.Ones):
-            out = sympy.ones(rows, cols)
-        elif isinstance(n, E.Zero):
-            out = sympy.zeros(rows, cols)
-        elif isinstance(n, E.Add):
-            out = sympy.zeros(rows, cols)
-            for k in kids:
-                out += sympy.Matrix(rows, cols, lambda i, j, k=k: k[i % k.rows, j % k.cols])
-        elif isinstance(n, E.Scale):
-            out = num(n.coef) * kids[0]
-        elif isinstance(n, E.MatMul):
-            out = kids[0]
-            for k in kids[1:]:
-                out = out * k
-        elif isinstance(n, E.Hadamard):
-            out = kids[0]
-            for k in kids[1:]:
-                out = out.multiply_elementwise(k)
-        elif isinstance(n, E.ScalarMul):
-            out = kids[0][0, 0] * kids[1]
-        elif isinstance(n, E.Div):
-            out = kids[0] / kids[1][0, 0]
-        elif isinstance(n, E.Power):
-            p = n.exponent
-            out = kids[0].applyfunc(lambda x: x**p)
-        elif isinstance(n, E.Transpose):
-            out = kids[0].T
-        elif isinstance(n, E.Apply):
-            act, param = ACTIVATIONS[n.fn], n.param
-            out = kids[0].applyfunc(lambda x: act.scalar(x, param))
-        elif isinstance(n, E.Indicator):
-            if n.relation == ">":
-                out = kids[0].applyfunc(lambda x: sympy.Piecewise((1, x > 0), (0, True)))
-            else:
-                out = kids[0].applyfunc(lambda x: sympy.Piecewise((1, x <= 0), (0, True)))
-        elif isinstance(n, E.SumAll):
-            out = sympy.Matrix([[sum(kids[0])]])
-        elif isinstance(n, E.Mean):
-            out = sympy.Matrix([[sum(kids[0]) / (kids[0].rows * kids[0].cols)]])
-        else:
-            raise NotImplementedError(f"no explicit evaluation for {type(n).__name__}")
-        memo[id(n)] = out
-        return out
-
-    return ev(e)
+    value: sympy.Matrix = evaluate(e, env, dims, SYMBOLIC)
+    return value
 
 
 def small_dims(spec: Spec) -> dict[str, int]:

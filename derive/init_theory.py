@@ -136,8 +136,8 @@ def glorot() -> Rule:
         *forward.steps,
         *backward.steps,
         Step(
-            "both hold only when n_in = n_out; Glorot and Bengio (2010) ask that n Var(w) equal one "
-            "for the average fan n = (n_in + n_out)/2",
+            "both hold only when n_in = n_out; Glorot and Bengio (2010) ask that n Var(w) "
+            "equal one for the average fan n = (n_in + n_out)/2",
             rf"\frac{{{tex(N_IN)} + {tex(N_OUT)}}}{{2}} \operatorname{{Var}}(w) = 1 "
             rf"\;\Rightarrow\; \operatorname{{Var}}(w) = {tex(solution)}",
         ),

@@ -13,6 +13,7 @@ import sympy
 
 from derive import expr as E
 from derive.activations import ACTIVATIONS
+from derive.dispatch import handler
 
 # binding strength: a child weaker than its context is parenthesised
 ADD, NEG, HADAMARD, PRODUCT, POSTFIX, ATOM = 1, 2, 3, 4, 5, 6
@@ -108,12 +109,9 @@ class LatexPrinter:
         hit = self._memo.get((id(e), context))
         if hit is not None and hit[0] is e:
             return hit[1]
-        method: Callable[[E.Expr], tuple[str, int]] | None = getattr(
-            self, "_print_" + type(e).__name__, None
-        )
-        if method is None:
-            raise NotImplementedError(f"no LaTeX form for {type(e).__name__}")
-        text, strength = method(e)
+        text: str
+        strength: int
+        text, strength = handler(self, "_print_", e, "LaTeX form")(e)
         if strength < context:
             text = delimit("(", ")", text)
         if len(self._memo) > MEMO_ENTRIES:  # a long-lived printer (a server) stays bounded

@@ -3,8 +3,9 @@
 Every limit has a name (`--limit NAME=VALUE` on the command line, a field of `Limits` in the API);
 exceeding one raises `TooLargeError`, one line naming the limit and how to raise it. The deadline
 and the memory limit cover a whole command: `run_bounded` runs it in a forked child under
-RLIMIT_AS (counted from the fork: the memory the work may add to the loaded program) and kills it at the deadline (a thread cannot be stopped and `signal.alarm` does not
-interrupt C code; killing a process always works). The child's standard output and error are
+RLIMIT_AS (counted from the fork: the memory the work may add to the loaded program) and kills
+it at the deadline (a thread cannot be stopped and `signal.alarm` does not interrupt C code;
+killing a process always works). The child's standard output and error are
 collected and printed by the parent only when the child finished, so a killed run prints nothing
 half-written (and verify's progress lines appear at the end).
 """

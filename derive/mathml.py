@@ -19,9 +19,11 @@ import sympy
 
 from derive import expr as E
 from derive.activations import ACTIVATIONS
-from derive.chain_rule import COMPOSITE, DIRECT, Derivation
+from derive.chain_rule import Derivation
+from derive.dispatch import handler
 from derive.latex import ADD, ATOM, HADAMARD, NEG, POSTFIX, PRODUCT, number_latex
 from derive.spec import Spec
+from derive.steps import CHAIN, Partial, steps, where
 
 MATHML_NS = "http://www.w3.org/1998/Math/MathML"
 INVISIBLE_TIMES = "\u2062"
@@ -434,15 +436,9 @@ class MathmlPrinterBase:
     """Dispatch on the node's class name: `_print_<Class>` returns (markup, binding strength)."""
 
     def emit(self, e: E.Expr, context: int) -> str:
-        method: Callable[[E.Expr], tuple[str, int]] | None = getattr(
-            self, "_print_" + type(e).__name__, None
-        )
-        if method is None:
-            raise NotImplementedError(
-                f"{type(self).__name__} has no _print_{type(e).__name__}: "
-                f"add one to print {type(e).__name__} nodes as MathML"
-            )
-        markup, strength = method(e)
+        markup: str
+        strength: int
+        markup, strength = handler(self, "_print_", e, "MathML form")(e)
         if strength < context:
             return fenced("(", ")", markup)
         return markup
@@ -656,49 +652,39 @@ def equations_mathml(spec: Spec) -> list[str]:
     return [math(equation(p.name(eq.name), p.doprint(eq.expr))) for eq in spec.equations]
 
 
+def _partial(p: MathmlPrinter, part: Partial) -> str:
+    return p.grad(part.lower) if part.upper is None else p.local(part.upper, part.lower)
+
+
 def step_rows(deriv: Derivation, name: str) -> list[str]:
-    """The right-hand sides of ∂J/∂name = … = …, as report.step_lines chooses them (the chain,
-    the sum over the edges, the form with upstream gradients, the final form), without repeats."""
+    """The right-hand sides of ∂J/∂name = … = … (`derive.steps`: the chain, the sum over the
+    edges, the form with upstream gradients, the final form), without repeats."""
     p = MathmlPrinter.for_spec(deriv.spec)
-    g = deriv[name]
     rows: list[str] = []
-    if g.chain and len(g.chain) > 3:
-        links = [p.local(a, b) for a, b in zip(g.chain[1:], g.chain[2:], strict=False)]
-        rows.append(mrow(*_between([p.grad(g.chain[1]), *links], mo("\u22c5"))))
-    edge_terms = [
-        mrow(p.grad(e.consumer), mo("\u22c5"), p.local(e.consumer, name))
-        for e in g.edges
-        if e.kind != DIRECT
-    ]
-    distinct = len(set(edge_terms)) == len(edge_terms)
-    if edge_terms and len(g.edges) == len(edge_terms) and distinct:
-        rows.append(mrow(*_between(edge_terms, mo("+"))))
-    for form in (p.doprint(g.local), p.doprint(g.final)):
-        if form not in rows:
-            rows.append(form)
+    for step in steps(deriv, name):
+        if step.products:
+            terms = [mrow(*_between([_partial(p, q) for q in prod], mo("\u22c5")))
+                     for prod in step.products]  # fmt: skip
+            row = terms[0] if step.kind == CHAIN else mrow(*_between(terms, mo("+")))
+        else:
+            assert step.result is not None
+            row = p.doprint(step.result)
+        if row not in rows:
+            rows.append(row)
     return rows
 
 
 def where_rows(deriv: Derivation, name: str) -> list[str]:
-    """The local factors and upstream gradients the steps use (report.where_lines)."""
+    """The local factors and upstream gradients the steps use (`derive.steps.where`)."""
     p = MathmlPrinter.for_spec(deriv.spec)
-    g = deriv[name]
     out: list[str] = []
-    seen: set[str] = set()
-    for e in g.edges:
-        if e.kind in (DIRECT, COMPOSITE) or e.factor is None:
-            continue
-        lhs = p.local(e.consumer, name)
-        factor = p.doprint(e.factor)
-        if e.activation and e.activation_arg is not None:
-            row = mrow(lhs, mo("="), p.derivative(e.activation, e.activation_arg), mo("="), factor)
+    for item in where(deriv, name):
+        lhs, value = _partial(p, item.partial), p.doprint(item.value)
+        if item.activation and item.activation_arg is not None:
+            derivative = p.derivative(item.activation, item.activation_arg)
+            row = mrow(lhs, mo("="), derivative, mo("="), value)
         else:
-            row = equation(lhs, factor)
-        if row not in seen:
-            seen.add(row)
+            row = equation(lhs, value)
+        if row not in out:
             out.append(row)
-    for e in g.edges:
-        if e.consumer != deriv.spec.loss and e.consumer not in seen:
-            seen.add(e.consumer)
-            out.append(equation(p.grad(e.consumer), p.doprint(deriv[e.consumer].final)))
     return out

@@ -15,29 +15,12 @@ from collections.abc import Sequence
 from typing import Any
 
 from derive.activations import ACTIVATIONS
-from derive.chain_rule import (
-    COMPOSITE,
-    DIRECT,
-    ELEMENTWISE,
-    IDENTITY,
-    LEFT,
-    RIGHT,
-    SCALAR,
-    Derivation,
-    Gradient,
-)
+from derive.chain_rule import Derivation, Gradient
 from derive.latex import LatexPrinter, delimit
 from derive.linebreak import aligned_rows
 from derive.spec import Spec, fmt_shape
+from derive.steps import Partial, Step, WhereItem, partial_data, steps, steps_data, where
 from derive.sympy_form import ascii_form
-
-SIDES = {
-    LEFT: "multiplies from the left",
-    RIGHT: "multiplies from the right",
-    ELEMENTWISE: "elementwise product",
-    SCALAR: "a scalar factor",
-    IDENTITY: "passes the gradient through",
-}
 
 
 def printer_for(spec: Spec) -> LatexPrinter:
@@ -55,29 +38,29 @@ def final_latex(deriv: Derivation, name: str) -> str:
     return printer_for(deriv.spec).doprint(deriv[name].final)
 
 
+def _partial(p: LatexPrinter, part: Partial) -> str:
+    return p.grad(part.lower) if part.upper is None else p.local(part.upper, part.lower)
+
+
+def rendered_steps(deriv: Derivation, name: str) -> list[tuple[Step, str]]:
+    """Each step of `derive.steps` with its LaTeX right-hand side, a repeated line left out."""
+    p = printer_for(deriv.spec)
+    out: list[tuple[Step, str]] = []
+    for step in steps(deriv, name):
+        if step.products:
+            products = (r" \cdot ".join(_partial(p, q) for q in prod) for prod in step.products)
+            text = " + ".join(products)
+        else:
+            assert step.result is not None
+            text = p.doprint(step.result)
+        if all(text != seen for _, seen in out):
+            out.append((step, text))
+    return out
+
+
 def step_lines(deriv: Derivation, name: str) -> list[str]:
     """The right-hand sides of ∂J/∂name = ... = ..., each a LaTeX string, without repeats."""
-    p = printer_for(deriv.spec)
-    g = deriv[name]
-    lines: list[str] = []
-    if g.chain and len(g.chain) > 3:
-        links = [p.local(a, b) for a, b in zip(g.chain[1:], g.chain[2:], strict=False)]
-        lines.append(r" \cdot ".join([p.grad(g.chain[1]), *links]))
-    edge_terms = [
-        rf"{p.grad(e.consumer)} \cdot {p.local(e.consumer, name)}"
-        for e in g.edges
-        if e.kind != DIRECT
-    ]
-    distinct = len(set(edge_terms)) == len(edge_terms)
-    if edge_terms and len(g.edges) == len(edge_terms) and distinct:
-        lines.append(" + ".join(edge_terms))
-    local = p.doprint(g.local)
-    final = p.doprint(g.final)
-    if local not in lines:
-        lines.append(local)
-    if final not in lines:
-        lines.append(final)
-    return lines
+    return [text for _, text in rendered_steps(deriv, name)]
 
 
 def aligned_steps(deriv: Derivation, name: str) -> list[str]:
@@ -95,32 +78,31 @@ def aligned_where(deriv: Derivation, name: str) -> list[str]:
     return rows
 
 
+def rendered_where(deriv: Derivation, name: str) -> list[tuple[WhereItem, str]]:
+    """Each where-item of `derive.steps` as a LaTeX equation (a factor with its note)."""
+    p = printer_for(deriv.spec)
+    out: list[tuple[WhereItem, str]] = []
+    seen: set[str] = set()
+    for item in where(deriv, name):
+        lhs = _partial(p, item.partial)
+        value = p.doprint(item.value)
+        if item.activation and item.activation_arg is not None:
+            act = ACTIVATIONS[item.activation].latex
+            arg = p.doprint(item.activation_arg)
+            line = f"{lhs} = {act}'{delimit('(', ')', arg)} = {value}"
+        else:
+            line = f"{lhs} = {value}"
+        if line in seen:
+            continue
+        seen.add(line)
+        note = rf" \quad \text{{({item.note})}}" if item.note else ""
+        out.append((item, line + note))
+    return out
+
+
 def where_lines(deriv: Derivation, name: str) -> list[str]:
     """The local factors and upstream gradients the steps use, as LaTeX equations with a note."""
-    p = printer_for(deriv.spec)
-    g = deriv[name]
-    out: list[str] = []
-    seen: set[str] = set()
-    for e in g.edges:
-        if e.kind in (DIRECT, COMPOSITE) or e.factor is None:
-            continue
-        lhs = p.local(e.consumer, name)
-        factor = p.doprint(e.factor)
-        if e.activation and e.activation_arg is not None:
-            act = ACTIVATIONS[e.activation].latex
-            arg = p.doprint(e.activation_arg)
-            line = f"{lhs} = {act}'{delimit('(', ')', arg)} = {factor}"
-        else:
-            line = f"{lhs} = {factor}"
-        note = SIDES.get(e.kind, "")
-        if line not in seen:
-            seen.add(line)
-            out.append(line + (rf" \quad \text{{({note})}}" if note else ""))
-    for e in g.edges:
-        if e.consumer != deriv.spec.loss and e.consumer not in seen:
-            seen.add(e.consumer)
-            out.append(f"{p.grad(e.consumer)} = {final_latex(deriv, e.consumer)}")
-    return out
+    return [line for _, line in rendered_where(deriv, name)]
 
 
 def fanout_note(g: Gradient) -> str | None:
@@ -236,6 +218,8 @@ def to_json_data(deriv: Derivation, names: Sequence[str]) -> dict[str, Any]:
                 "latex": final_latex(deriv, name),
                 "steps": step_lines(deriv, name),
                 "where": where_lines(deriv, name),
+                "step_data": _step_data(deriv, name),
+                "where_data": _where_data(deriv, name),
                 "edges": [
                     {"from": e.consumer, "kind": e.kind, "activation": e.activation}
                     for e in g.edges
@@ -252,6 +236,26 @@ def to_json_data(deriv: Derivation, names: Sequence[str]) -> dict[str, Any]:
         "warnings": list(spec.warnings),
         "gradients": grads,
     }
+
+
+def _step_data(deriv: Derivation, name: str) -> list[dict[str, Any]]:
+    rendered = rendered_steps(deriv, name)
+    items, texts = [s for s, _ in rendered], [t for _, t in rendered]
+    return steps_data(items, texts, ascii_form, deriv.spec.loss)
+
+
+def _where_data(deriv: Derivation, name: str) -> list[dict[str, Any]]:
+    out = []
+    for item, line in rendered_where(deriv, name):
+        row: dict[str, Any] = {"kind": item.kind, **partial_data(item.partial, deriv.spec.loss)}
+        row["sympy"] = ascii_form(item.value)
+        if item.activation:
+            row["activation"] = item.activation
+        if item.note:
+            row["note"] = item.note
+        row["latex"] = line
+        out.append(row)
+    return out
 
 
 def to_json(deriv: Derivation, names: Sequence[str]) -> str:

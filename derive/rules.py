@@ -14,6 +14,7 @@ from typing import Protocol
 
 from derive import expr as E
 from derive.activations import derivative_expr
+from derive.dispatch import handler
 
 
 class RuleContext(Protocol):
@@ -40,101 +41,88 @@ def unbroadcast(G: E.Expr, shape: E.Shape) -> E.Expr:
     raise ValueError(f"cannot unbroadcast {G.shape} to {shape}")
 
 
-def _matmul(node: E.Expr, G: E.Expr, ctx: RuleContext) -> Contribution:
-    # d(A B C)/dB: A^T G C^T (Cookbook 69-70), for every factor of the product
-    factors = node.children
-    out: Contribution = []
-    for i, f in enumerate(factors):
-        left = [E.transpose(E.matmul(*factors[:i]))] if i > 0 else []
-        right = [E.transpose(E.matmul(*factors[i + 1 :]))] if i + 1 < len(factors) else []
-        out.append((f, E.matmul(*left, G, *right)))
-    return out
+class BackwardRules:
+    """One `_back_<Class>` method per node type (`derive.dispatch`): what flows to each child."""
+
+    def _back_MatMul(self, node: E.Expr, G: E.Expr, ctx: RuleContext) -> Contribution:
+        # d(A B C)/dB: A^T G C^T (Cookbook 69-70), for every factor of the product
+        factors = node.children
+        out: Contribution = []
+        for i, f in enumerate(factors):
+            left = [E.transpose(E.matmul(*factors[:i]))] if i > 0 else []
+            right = [E.transpose(E.matmul(*factors[i + 1 :]))] if i + 1 < len(factors) else []
+            out.append((f, E.matmul(*left, G, *right)))
+        return out
+
+    def _back_Add(self, node: E.Expr, G: E.Expr, ctx: RuleContext) -> Contribution:
+        return [(t, unbroadcast(G, t.shape)) for t in node.children]
+
+    def _back_Scale(self, node: E.Expr, G: E.Expr, ctx: RuleContext) -> Contribution:
+        assert isinstance(node, E.Scale)
+        return [(node.arg, E.scale(node.coef, G))]
+
+    def _back_Hadamard(self, node: E.Expr, G: E.Expr, ctx: RuleContext) -> Contribution:
+        factors = node.children
+        return [(f, E.hadamard(G, *factors[:i], *factors[i + 1 :])) for i, f in enumerate(factors)]
+
+    def _back_ScalarMul(self, node: E.Expr, G: E.Expr, ctx: RuleContext) -> Contribution:
+        s, a = node.children
+        return [(s, E.sum_all(E.hadamard(G, a))), (a, E.smul(s, G))]
+
+    def _back_Div(self, node: E.Expr, G: E.Expr, ctx: RuleContext) -> Contribution:
+        num, den = node.children
+        grad_den = E.neg(E.div(E.sum_all(E.hadamard(G, num)), E.power(den, 2)))
+        return [(num, E.div(G, den)), (den, grad_den)]
+
+    def _back_Power(self, node: E.Expr, G: E.Expr, ctx: RuleContext) -> Contribution:
+        assert isinstance(node, E.Power)
+        (base,) = node.children
+        p = node.exponent
+        return [(base, E.scale(p, E.hadamard(G, E.power(base, p - 1))))]
+
+    def _back_Transpose(self, node: E.Expr, G: E.Expr, ctx: RuleContext) -> Contribution:
+        return [(node.children[0], E.transpose(G))]
+
+    def _back_Apply(self, node: E.Expr, G: E.Expr, ctx: RuleContext) -> Contribution:
+        assert isinstance(node, E.Apply)
+        (arg,) = node.children
+        slope = derivative_expr(node.fn, ctx.named(arg), ctx.named(node), node.param)
+        return [(arg, E.hadamard(G, slope))]
+
+    def _back_SumAll(self, node: E.Expr, G: E.Expr, ctx: RuleContext) -> Contribution:
+        (arg,) = node.children
+        return [(arg, E.smul(G, E.Ones(arg.shape)))]
+
+    def _back_Mean(self, node: E.Expr, G: E.Expr, ctx: RuleContext) -> Contribution:
+        (arg,) = node.children
+        return [(arg, E.scale(1 / E.size_of(arg.shape), E.smul(G, E.Ones(arg.shape))))]
+
+    def _back_Indicator(self, node: E.Expr, G: E.Expr, ctx: RuleContext) -> Contribution:
+        # a step function: zero derivative wherever it is differentiable
+        (arg,) = node.children
+        return [(arg, E.Zero(arg.shape))]
+
+    def _back_Const(self, node: E.Expr, G: E.Expr, ctx: RuleContext) -> Contribution:
+        return []
+
+    _back_Ones = _back_Zero = _back_Identity = _back_Const
+
+    def _back_Trace(self, node: E.Expr, G: E.Expr, ctx: RuleContext) -> Contribution:
+        # d tr(A) / dA = I (Cookbook 100)
+        (arg,) = node.children
+        return [(arg, E.smul(G, E.Identity(arg.shape[0])))]
+
+    def _back_Diag(self, node: E.Expr, G: E.Expr, ctx: RuleContext) -> Contribution:
+        # diag(v) puts v on the diagonal: entry i of the gradient is G_ii, (I ⊙ G) 1
+        (arg,) = node.children
+        n = arg.shape[0]
+        return [(arg, E.matmul(E.hadamard(E.Identity(n), G), E.Ones((n, 1))))]
 
 
-def _add(node: E.Expr, G: E.Expr, ctx: RuleContext) -> Contribution:
-    return [(t, unbroadcast(G, t.shape)) for t in node.children]
-
-
-def _scale(node: E.Expr, G: E.Expr, ctx: RuleContext) -> Contribution:
-    assert isinstance(node, E.Scale)
-    return [(node.arg, E.scale(node.coef, G))]
-
-
-def _hadamard(node: E.Expr, G: E.Expr, ctx: RuleContext) -> Contribution:
-    factors = node.children
-    return [(f, E.hadamard(G, *factors[:i], *factors[i + 1 :])) for i, f in enumerate(factors)]
-
-
-def _scalar_mul(node: E.Expr, G: E.Expr, ctx: RuleContext) -> Contribution:
-    s, a = node.children
-    return [(s, E.sum_all(E.hadamard(G, a))), (a, E.smul(s, G))]
-
-
-def _div(node: E.Expr, G: E.Expr, ctx: RuleContext) -> Contribution:
-    num, den = node.children
-    grad_den = E.neg(E.div(E.sum_all(E.hadamard(G, num)), E.power(den, 2)))
-    return [(num, E.div(G, den)), (den, grad_den)]
-
-
-def _power(node: E.Expr, G: E.Expr, ctx: RuleContext) -> Contribution:
-    assert isinstance(node, E.Power)
-    (base,) = node.children
-    p = node.exponent
-    return [(base, E.scale(p, E.hadamard(G, E.power(base, p - 1))))]
-
-
-def _transpose(node: E.Expr, G: E.Expr, ctx: RuleContext) -> Contribution:
-    return [(node.children[0], E.transpose(G))]
-
-
-def _apply(node: E.Expr, G: E.Expr, ctx: RuleContext) -> Contribution:
-    assert isinstance(node, E.Apply)
-    (arg,) = node.children
-    slope = derivative_expr(node.fn, ctx.named(arg), ctx.named(node), node.param)
-    return [(arg, E.hadamard(G, slope))]
-
-
-def _sum_all(node: E.Expr, G: E.Expr, ctx: RuleContext) -> Contribution:
-    (arg,) = node.children
-    return [(arg, E.smul(G, E.Ones(arg.shape)))]
-
-
-def _mean(node: E.Expr, G: E.Expr, ctx: RuleContext) -> Contribution:
-    (arg,) = node.children
-    return [(arg, E.scale(1 / E.size_of(arg.shape), E.smul(G, E.Ones(arg.shape))))]
-
-
-def _indicator(node: E.Expr, G: E.Expr, ctx: RuleContext) -> Contribution:
-    # a step function: zero derivative wherever it is differentiable
-    (arg,) = node.children
-    return [(arg, E.Zero(arg.shape))]
-
-
-def _leaf(node: E.Expr, G: E.Expr, ctx: RuleContext) -> Contribution:
-    return []
-
-
-RULES: dict[type[E.Expr], Rule] = {
-    E.MatMul: _matmul,
-    E.Add: _add,
-    E.Scale: _scale,
-    E.Hadamard: _hadamard,
-    E.ScalarMul: _scalar_mul,
-    E.Div: _div,
-    E.Power: _power,
-    E.Transpose: _transpose,
-    E.Apply: _apply,
-    E.SumAll: _sum_all,
-    E.Mean: _mean,
-    E.Indicator: _indicator,
-    E.Const: _leaf,
-    E.Ones: _leaf,
-    E.Zero: _leaf,
-}
+RULES = BackwardRules()
 
 
 def rule_for(node: E.Expr) -> Rule:
-    try:
-        return RULES[type(node)]
-    except KeyError:
-        raise NotImplementedError(f"no backward rule for {type(node).__name__}") from None
+    """The backward rule of node's type, or a clear refusal naming the node."""
+    rule: Rule = handler(RULES, "_back_", node, "backward rule")
+    return rule

@@ -1,9 +1,11 @@
-"""Every expression node type is handled by every backend and printer, or refused by it with a
-clear error that names the node (never an AttributeError or a KeyError from a missing method).
+"""Every expression node type is handled by every walker (`derive.dispatch`): the LaTeX, MathML,
+SymPy and NumPy-code printers, the evaluator in each of its backends (float64, 40 digits, explicit
+SymPy matrices, torch) and the backward rules; an unknown node is refused by each with a clear
+error that names it (never an AttributeError or a KeyError from a missing method).
 
 Identity, Diag and Trace come only from answers (`I`, `\\operatorname{diag}`, `\\operatorname{tr}`
-typed by a student): the answer's backends (LaTeX, evaluation in float64 and at 40 digits, the
-SymPy forms) handle them; a spec cannot write them, so the backward rules refuse them by name.
+typed by a student), but every walker handles them too, and their backward rules are checked
+against finite differences like the others.
 """
 
 from __future__ import annotations
@@ -12,11 +14,13 @@ import numpy as np
 import pytest
 import sympy
 
+from derive import codegen, mathml
 from derive import expr as E
-from derive.evaluate import evaluate, precise
+from derive.dispatch import handled
+from derive.evaluate import SYMBOLIC, Evaluator, evaluate, precise, torch_backend
 from derive.latex import LatexPrinter
-from derive.rules import rule_for
-from derive.sympy_form import ascii_form, to_sympy
+from derive.rules import BackwardRules, rule_for
+from derive.sympy_form import _AsciiPrinter, _SympyBuilder, ascii_form, to_sympy
 
 M = E.Var("M", ("n", "n"))
 V = E.Var("v", ("n", 1))
@@ -45,9 +49,8 @@ SAMPLES: dict[type, E.Expr] = {
 }
 ENV = {"M": np.arange(9.0).reshape(3, 3), "v": np.ones((3, 1)), "u": np.full((3, 1), 2.0),
        "s": np.full((1, 1), 4.0)}  # fmt: skip
-ANSWER_ONLY = {E.Identity, E.Diag, E.Trace}
-# leaves and constant factors: the walker stops there, no rule is asked for
-NO_RULE = {E.Var, E.Const, E.Ones, E.Zero, E.Indicator, E.GradRef} | ANSWER_ONLY
+# leaves: the reverse walk stops there, no rule is asked for
+NO_RULE = {E.Var, E.GradRef}
 KINDS = sorted(SAMPLES, key=lambda c: c.__name__)
 
 
@@ -75,14 +78,74 @@ def test_answer_backends_handle_every_node(kind: type) -> None:
     assert ascii_form(e)
 
 
+WALKERS = {
+    "LaTeX": (LatexPrinter, "_print_"),
+    "MathML": (mathml.MathmlPrinter, "_print_"),
+    "SymPy": (_SympyBuilder, "_sympy_"),
+    "SymPy text": (_AsciiPrinter, "_ascii_"),
+    "NumPy code": (codegen._Emitter, "_code_"),
+    "evaluation": (Evaluator, "_eval_"),
+    "backward rules": (BackwardRules, "_back_"),
+}
+
+
+@pytest.mark.parametrize("walker", sorted(WALKERS))
+def test_every_walker_has_a_method_for_every_node(walker: str) -> None:
+    cls, prefix = WALKERS[walker]
+    kinds = {c.__name__ for c in node_types()}
+    missing = kinds - handled(cls, prefix)
+    if walker == "backward rules":
+        missing -= {c.__name__ for c in NO_RULE}
+    assert not missing, f"{walker} lacks {sorted(missing)}"
+
+
 @pytest.mark.parametrize("kind", KINDS, ids=lambda c: c.__name__)
-def test_backward_rules_cover_or_refuse_by_name(kind: type) -> None:
-    if kind in NO_RULE:
-        if kind in ANSWER_ONLY:
-            with pytest.raises(NotImplementedError, match=kind.__name__):
-                rule_for(SAMPLES[kind])
-        return
-    assert callable(rule_for(SAMPLES[kind]))
+def test_explicit_sympy_and_torch_agree_with_float64(kind: type) -> None:
+    e = SAMPLES[kind]
+    value = np.asarray(evaluate(e, ENV, {"n": 3}), dtype=float)
+    sym = {k: sympy.Matrix(v.tolist()) for k, v in ENV.items()}
+    exact = evaluate(e, sym, {"n": 3}, SYMBOLIC)
+    assert np.allclose(np.array(exact.tolist(), dtype=float), value)
+    torch = pytest.importorskip("torch")
+    tensors = {k: torch.tensor(v) for k, v in ENV.items()}
+    got = evaluate(e, tensors, {"n": 3}, torch_backend(torch))
+    assert np.allclose(got.numpy(), value)
+
+
+def _fd_gradient(e: E.Expr, name: str, step: float = 1e-6) -> np.ndarray:
+    out = np.zeros_like(ENV[name])
+    for idx in np.ndindex(out.shape):
+        hi, lo = dict(ENV), dict(ENV)
+        hi[name], lo[name] = ENV[name].copy(), ENV[name].copy()
+        hi[name][idx] += step
+        lo[name][idx] -= step
+        f = np.sum(evaluate(e, hi, {"n": 3}) * WEIGHTS[e.shape])
+        g = np.sum(evaluate(e, lo, {"n": 3}) * WEIGHTS[e.shape])
+        out[idx] = (f - g) / (2 * step)
+    return out
+
+
+WEIGHTS = {("n", 1): np.array([[1.0], [-2.0], [0.5]]), ("n", "n"): np.arange(9.0).reshape(3, 3) - 4,
+           (1, 1): np.ones((1, 1))}  # fmt: skip
+
+
+@pytest.mark.parametrize("kind", [E.Diag, E.Trace, E.MatMul, E.Hadamard, E.Div, E.ScalarMul],
+                         ids=lambda c: c.__name__)  # fmt: skip
+def test_backward_rules_agree_with_finite_differences(kind: type) -> None:
+    # the loss sum(Wt ⊙ node): its upstream gradient is the constant Wt
+    node = SAMPLES[kind]
+    G = E.Var("G", node.shape)
+    env = {**ENV, "G": WEIGHTS[node.shape]}
+    for child, contribution in rule_for(node)(node, G, _NoNames()):
+        if not isinstance(child, E.Var):
+            continue
+        got = np.asarray(evaluate(contribution, env, {"n": 3}), dtype=float)
+        assert np.allclose(got, _fd_gradient(node, child.name), atol=1e-6), (kind, child.name)
+
+
+class _NoNames:
+    def named(self, node: E.Expr) -> E.Expr:
+        return node
 
 
 def test_an_unknown_node_is_refused_by_name_everywhere() -> None:
@@ -93,6 +156,7 @@ def test_an_unknown_node_is_refused_by_name_everywhere() -> None:
     e = Strange()
     for backend in (lambda: LatexPrinter(lambda n: n, "L").doprint(e), lambda: to_sympy(e),
                     lambda: ascii_form(e), lambda: evaluate(e, ENV, {"n": 3}),
+                    lambda: evaluate(e, {}, {"n": 3}, SYMBOLIC),
                     lambda: rule_for(e)):  # fmt: skip
         with pytest.raises(NotImplementedError, match="Strange"):
             backend()

@@ -80,7 +80,7 @@ def test_a_planted_wrong_rule_is_caught_with_its_cell(monkeypatch: pytest.Monkey
     def wrong(node: E.Expr, G: E.Expr, ctx: rules.RuleContext) -> rules.Contribution:
         return [(node.children[0], G)]
 
-    monkeypatch.setitem(rules.RULES, E.Apply, wrong)
+    monkeypatch.setattr(rules.RULES, "_back_Apply", wrong)
     report = verify_spec(EXAMPLES / "sigmoid_layer.toml", use_torch=False)
     assert not report.passed
     row = {r.wrt: r for r in report.rows}["W"]

@@ -50,7 +50,8 @@ def add_command(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
     s.add_argument("--check-timeout", type=float, default=_D.check_seconds, metavar="S",
                    help=f"seconds per check (default {_D.check_seconds:g})")  # fmt: skip
     s.add_argument("--worker-memory", type=int, default=_D.worker_memory_mb, metavar="MB",
-                   help=f"address space one worker may add, MiB (default {_D.worker_memory_mb})")  # fmt: skip
+                   help="address space one worker may add, MiB (default "
+                   f"{_D.worker_memory_mb})")  # fmt: skip
     s.add_argument("--rate", type=float, default=_D.checks_per_minute, metavar="N",
                    help=f"checks per minute per client, 0 for no limit (default "
                    f"{_D.checks_per_minute:g}; previews: 8 times that)")  # fmt: skip
