@@ -36,7 +36,9 @@ from tests.test_latex_compiles import MARGIN_PT, OVERFULL, PDFLATEX, compile_lat
 HW = EXAMPLES / "hw_seed" / "assignment.toml"
 XHTML = "{http://www.w3.org/1999/xhtml}"
 MATHML = "{http://www.w3.org/1998/Math/MathML}"
-needs_tex = pytest.mark.skipif(PDFLATEX is None, reason="pdflatex is not installed (.ci/run installs it)")
+needs_tex = pytest.mark.skipif(
+    PDFLATEX is None, reason="pdflatex is not installed (.ci/run installs it)"
+)
 
 
 def no_evidence(spec: Path, name: str) -> Evidence:
@@ -161,7 +163,9 @@ def test_the_key_has_one_line_of_evidence_per_gradient(seed: Path) -> None:
 def test_the_sheet_holds_no_gradient_and_no_step(seed: Path) -> None:
     hw = load(HW)
     doc = build_sheet(hw)
-    assert not [b for b in doc.walk() if isinstance(getattr(b, "content", None), (Steps, Where, Final))]
+    assert not [
+        b for b in doc.walk() if isinstance(getattr(b, "content", None), (Steps, Where, Final))
+    ]
     tex, md, html = ((seed / f"sheet{s}").read_text() for s in (".tex", ".md", ".html"))
     for q in hw.questions:
         deriv = q.network.derivation

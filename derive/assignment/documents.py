@@ -37,6 +37,7 @@ from derive.document.model import (
     Where,
 )
 from derive.report import fanout_note
+from derive.spec import Spec
 
 EvidenceOf = Callable[[Path, str], Evidence]
 
@@ -52,7 +53,9 @@ def _subtitle(hw: Assignment, sheet: bool) -> tuple[tuple[Inline, ...], ...]:
     if hw.due:
         lines.append((Text(f"Due {hw.due.isoformat()}"),))
     count = len(hw.questions)
-    lines.append((Text(f"{count} question{'s' if count != 1 else ''}, {_points(hw.total_points)}"),))
+    lines.append(
+        (Text(f"{count} question{'s' if count != 1 else ''}, {_points(hw.total_points)}"),)
+    )
     return tuple(lines)
 
 
@@ -63,7 +66,11 @@ def prompt_inline(q: Question) -> tuple[Inline, ...]:
     if q.prompt is None:
         spec = q.network.spec
         var = E.Var(q.wrt, spec.shape_of(q.wrt))
-        return (Text("Derive the gradient of the loss with respect to "), Math(spec, var), Text("."))
+        return (
+            Text("Derive the gradient of the loss with respect to "),
+            Math(spec, var),
+            Text("."),
+        )
     return tuple(Text(s) if kind == "text" else Code(s) for kind, s in q.prompt_parts())
 
 
@@ -113,12 +120,10 @@ def build_sheet(hw: Assignment) -> Document:
     return Document(hw.title, _subtitle(hw, True), tuple(blocks), "sheet")
 
 
-def typing_box(specs: list[object]) -> Box:
-    from derive.spec import Spec
-
-    typed = [s for s in specs if isinstance(s, Spec)]
+def typing_box(specs: list[Spec]) -> Box:
+    """How to type an answer, with examples written in the networks' own names."""
     items: list[tuple[Inline, ...]] = []
-    for n in notations(typed):
+    for n in notations(specs):
         parts: list[Inline] = [Text(n.what + ": ")]
         for i, example in enumerate(n.examples):
             parts += [Text(", ")] if i else []
@@ -126,9 +131,11 @@ def typing_box(specs: list[object]) -> Box:
         items.append(tuple(parts))
     intro = Paragraph(
         (
-            Text("Type each answer in LaTeX; it is read by gradproof check, which keeps the "
-                 "order of matrix products and knows the transpose. For example:"),
-        )  # fmt: skip
+            Text(
+                "Type each answer in LaTeX; it is read by gradproof check, which keeps the "
+                "order of matrix products and knows the transpose. For example:"
+            ),
+        )
     )
     return Box("How to type your answer", (intro, BulletList(tuple(items))))
 

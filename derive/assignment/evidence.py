@@ -49,7 +49,9 @@ def evidence_of(report: SpecReport, name: str) -> Evidence:
     row = next((r for r in report.rows if r.wrt == name), None)
     if row is None:
         return Evidence((), (), ("every check (not a name the generated module computes)",), None)
-    agreed, failed, skipped = [], [], []
+    agreed: list[str] = []
+    failed: list[str] = []
+    skipped: list[str] = []
     errors: list[float] = []
     for column in COLUMNS:
         cell: Cell = row.cells[column]

@@ -1,10 +1,10 @@
 """The answer key and the sheet of an assignment, in Python: documents, and files on request.
 
-    hw = derive.assignment.load("examples/hw_seed/assignment.toml")
-    doc = derive.assignment.key(hw)                       # a Document; shows itself in Jupyter
-    derive.assignment.key(hw, out="keys/", pdf=True)      # and answer-key.{tex,md,html,pdf}
-    publish_key(hw, "keys/")                              # the files written, failed checks
-    derive.assignment.sheet("examples/hw_seed/assignment.toml", out="sheets/")
+hw = derive.assignment.load("examples/hw_seed/assignment.toml")
+doc = derive.assignment.key(hw)                       # a Document; shows itself in Jupyter
+derive.assignment.key(hw, out="keys/", pdf=True)      # and answer-key.{tex,md,html,pdf}
+publish_key(hw, "keys/")                              # the files written, failed checks
+derive.assignment.sheet("examples/hw_seed/assignment.toml", out="sheets/")
 """
 
 from __future__ import annotations
@@ -69,7 +69,9 @@ def sheet(hw: Assignment | str | Path, out: str | Path | None = None, **options:
     return publish_sheet(hw, out, **options).document
 
 
-def spec_key(specs: Sequence[str | Path], out: str | Path | None = None, **options: Any) -> Document:
+def spec_key(
+    specs: Sequence[str | Path], out: str | Path | None = None, **options: Any
+) -> Document:
     """A key of every gradient of each spec's network, as a Document."""
     return publish_spec_key(specs, out, **options).document
 

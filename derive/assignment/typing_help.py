@@ -34,7 +34,11 @@ def name_spellings(spec: Spec, name: str) -> list[str]:
     out = [spec.latex_of(name), name]
     key = key_of_ascii(name)
     subscript = f"{key.base}_{key.index}"
-    if key.index and not key.accent and spec.latex_of(name).replace("{", "").replace("}", "") != subscript:
+    if (
+        key.index
+        and not key.accent
+        and spec.latex_of(name).replace("{", "").replace("}", "") != subscript
+    ):
         out.append(subscript)
     return list(dict.fromkeys(out))
 
@@ -62,7 +66,8 @@ def notations(specs: list[Spec]) -> list[Notation]:
         ),
         Notation("transpose", transposes, spec),
         Notation(
-            "products, in their order: a matrix product side by side or with a dot, then the elementwise product",
+            "products, in their order: the matrix product side by side or with a dot, then "
+            "the elementwise product",
             (f"{v}^T {v}", f"{v}^T \\cdot {v}", f"{v} \\odot {v}", f"{v} \\circ {v}"),
             spec,
         ),

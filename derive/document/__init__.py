@@ -1,8 +1,8 @@
 """Documents (answer keys, sheets) built once and written in every format by one registry.
 
-    doc = derive.assignment.key(hw)                     # a Document (derive.document.model)
-    text = WRITERS["html"](doc)                         # or "latex", "markdown", "json"
-    paths = write_files(doc, "out/", ["latex", "html"])  # answer-key.tex, answer-key.html, ...
+doc = derive.assignment.key(hw)                     # a Document (derive.document.model)
+text = WRITERS["html"](doc)                         # or "latex", "markdown", "json"
+paths = write_files(doc, "out/", ["latex", "html"])  # answer-key.tex, answer-key.html, ...
 """
 
 from __future__ import annotations

@@ -56,8 +56,10 @@ _SPECIAL = {
     ">": r"\textgreater{}", "|": r"\textbar{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#",
     "_": r"\_", "{": r"\{", "}": r"\}", '"': "''", "`": r"\`{}", "'": "'",
 }  # fmt: skip
-_ACCENT_COMMANDS = {"\u0301": "'", "\u0300": "`", "\u0302": "^", "\u0308": '"', "\u0303": "~",
-                    "\u0304": "=", "\u0327": "c", "\u030c": "v", "\u0306": "u", "\u030a": "r"}  # fmt: skip
+_ACCENT_COMMANDS = {
+    "\u0301": "'", "\u0300": "`", "\u0302": "^", "\u0308": '"', "\u0303": "~", "\u0304": "=",
+    "\u0327": "c", "\u030c": "v", "\u0306": "u", "\u030a": "r",
+}  # fmt: skip
 _SYMBOLS = {
     "⊙": r"$\odot$", "−": "-", "–": "--", "—": "---", "·": r"$\cdot$", "…": r"\dots{}",
     "∂": r"$\partial$", "′": "'", "ᵀ": r"\textsuperscript{T}", "≈": r"$\approx$",
@@ -96,7 +98,8 @@ def _tex_char(ch: str) -> str:
     greek = _greek(ch)
     if greek:
         return greek
-    base, *marks = unicodedata.normalize("NFD", ch)
+    decomposed = unicodedata.normalize("NFD", ch)
+    base, marks = decomposed[0], decomposed[1:]
     if base.isascii() and base.isalpha() and marks and all(m in _ACCENT_COMMANDS for m in marks):
         word = base if base not in "ij" else "\\" + base  # dotless i and j under an accent
         for m in marks:
@@ -232,14 +235,22 @@ def boxed_final(c: Final) -> str:
     rows = aligned_rows(p.grad(c.name), [final_latex(c.deriv, c.name)])
     body = " \\\\\n".join(rows)
     return "\n".join(
-        [r"\begin{equation*}", r"\boxed{\begin{aligned}", body, r"\end{aligned}}", r"\end{equation*}"]
+        [
+            r"\begin{equation*}",
+            r"\boxed{\begin{aligned}",
+            body,
+            r"\end{aligned}}",
+            r"\end{equation*}",
+        ]
     )
 
 
 def network_picture(spec: Spec) -> str:
     """The computational graph in a `picture` (y upwards), scaled to fit the text width."""
     lay = layout(spec)
-    scale = min(1.0, PICTURE_WIDTH_PT / (lay.width * PX_PT), PICTURE_HEIGHT_PT / (lay.height * PX_PT))
+    scale = min(
+        1.0, PICTURE_WIDTH_PT / (lay.width * PX_PT), PICTURE_HEIGHT_PT / (lay.height * PX_PT)
+    )
     h = lay.height
     out = [
         rf"\scalebox{{{scale:.3f}}}{{\setlength{{\unitlength}}{{{PX_PT}pt}}%",

@@ -9,7 +9,6 @@ format, and nothing typed in an assignment can become markup in any of them.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Union
 
 from derive import expr as E
 from derive.chain_rule import Derivation
@@ -41,13 +40,13 @@ class Code:
 
 @dataclass(frozen=True)
 class Math:
-    """An expression tree of a network, printed as math (a name is an `E.Var`, ∂J/∂x an `E.GradRef`)."""
+    """An expression tree of a network, printed as math (a name: `E.Var`; ∂J/∂x: `E.GradRef`)."""
 
     spec: Spec
     expr: E.Expr
 
 
-Inline = Union[Text, Strong, Code, Math]
+Inline = Text | Strong | Code | Math
 
 
 # -- display math: what a derivation recorded ---------------------------------------------------
@@ -84,7 +83,7 @@ class Final:
     name: str
 
 
-EquationContent = Union[Forward, Steps, Where, Final]
+EquationContent = Forward | Steps | Where | Final
 
 
 # -- blocks -------------------------------------------------------------------------------------
@@ -142,7 +141,7 @@ class Section:
     level: int = 1
 
 
-Block = Union[Paragraph, Equation, Table, Figure, BulletList, Box, Section]
+Block = Paragraph | Equation | Table | Figure | BulletList | Box | Section
 
 
 @dataclass(frozen=True)
