@@ -284,6 +284,16 @@ def test_the_key_command_writes_a_pdf_of_spec_files(tmp_path: Path) -> None:
     )
 
 
+def test_the_committed_seed_key_and_sheet_are_current(seed: Path) -> None:
+    # reports/seed/ is written by `make demo`; a stale committed copy is a bug. The evidence
+    # lines hold errors measured on the machine that wrote them, so they are left out.
+    committed = ROOT / "reports" / "seed"
+    for name in ("sheet.md", "sheet.tex", "sheet.html", "answer-key.md", "answer-key.tex"):
+        fresh, kept = ((d / name).read_text().splitlines() for d in (seed, committed))
+        strip = [ln for ln in fresh if "Evidence" not in ln]
+        assert strip == [ln for ln in kept if "Evidence" not in ln], name
+
+
 def test_documents_show_in_jupyter() -> None:
     doc = derive.assignment.sheet(HW)
     assert doc._repr_html_().startswith("<div><style>")

@@ -68,6 +68,7 @@ _SYMBOLS = {
     "√": r"$\surd$", "“": "``", "”": "''", "‘": "`", "’": "'", "\u00a0": "~", "∘": r"$\circ$",
 }  # fmt: skip
 _BREAK_AFTER = set("/\\{}_|<>&=")  # a long "word" of markup may break after these
+_CODE_BREAK_AFTER = set("})]/=,")
 _SUPERSCRIPT = dict(zip("⁰¹²³⁴⁵⁶⁷⁸⁹⁽⁾⁺⁻", "0123456789()+-", strict=True))
 _SUBSCRIPT = dict(zip("₀₁₂₃₄₅₆₇₈₉₍₎₊₋", "0123456789()+-", strict=True))
 
@@ -127,9 +128,9 @@ def _greek(ch: str) -> str | None:
 
 def tex_code(text: str) -> str:
     """Text shown as typed in a fixed-width font (LaTeX the student types); a line may break
-    after any character that is not a letter or digit (TeX does not hyphenate \\texttt)."""
+    at a space or after a closing bracket, / or = (TeX does not hyphenate \\texttt)."""
     pieces = [
-        _tex_char(ch) + ("" if ch.isalnum() else r"\allowbreak{}")
+        _tex_char(ch) + (r"\allowbreak{}" if ch in _CODE_BREAK_AFTER else "")
         for ch in unicodedata.normalize("NFC", text)
     ]
     return r"\texttt{" + "".join(pieces) + "}"
