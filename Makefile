@@ -28,6 +28,7 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/derive_depth.py --out benchmarks/results/derive_depth.json
 	$(BIN)/python benchmarks/gradient_speed.py --out benchmarks/results/gradient_speed.json
+	$(BIN)/python benchmarks/grade_speed.py --out benchmarks/results/grade_speed.json
 
 reports: $(STAMP)
 	$(BIN)/python -m derive.demo --all
