@@ -52,8 +52,8 @@ def add_commands(sub: Any) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     k.add_argument(
-        "inputs", metavar="ASSIGNMENT|SPEC", nargs="+",
-        help="an assignment's TOML file, or one or more spec files",
+        "inputs", metavar="FILE", nargs="+",
+        help="an assignment's TOML file (with [[question]] tables), or one or more spec files",
     )  # fmt: skip
     _common(k)
     k.add_argument("--no-torch", action="store_true", help="leave torch out of the evidence")

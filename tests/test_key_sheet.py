@@ -258,6 +258,13 @@ def test_a_bad_assignment_is_one_line_and_exit_2(
     assert not (tmp_path / "out").exists()
 
 
+def test_an_output_folder_that_is_a_file_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    (tmp_path / "taken").write_text("")
+    proc = run_cli("sheet", str(HW), "-o", str(tmp_path / "taken"))
+    assert proc.returncode == 2
+    assert proc.stderr.count("\n") == 1 and "cannot make the output folder" in proc.stderr
+
+
 def test_without_tex_the_command_says_so_in_one_line(tmp_path: Path) -> None:
     import subprocess
 

@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from derive.document.model import Document
-from derive.errors import VerificationError
+from derive.errors import GradproofError, VerificationError
 from derive.files import write_text_atomic
 from derive.graph_svg import network_svg
 from derive.limits import DEFAULT, Limits, check_output
@@ -34,7 +34,10 @@ def write_files(
     from derive.document import WRITERS
 
     out = Path(folder)
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # a file of that name, no permission, a read-only disk
+        raise GradproofError(f"{out}: cannot make the output folder ({exc.strerror})") from None
     texts: list[tuple[Path, str]] = []
     for fmt in formats:
         writer: Callable[[Document], str] = WRITERS[fmt]
