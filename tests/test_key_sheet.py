@@ -303,6 +303,7 @@ def test_the_committed_seed_key_and_sheet_are_current(seed: Path) -> None:
 
 def test_documents_show_in_jupyter() -> None:
     doc = derive.assignment.sheet(HW)
-    assert doc._repr_html_().startswith("<div><style>")
+    assert doc._repr_html_().startswith('<div class="gradproof-document"><style>')
+    assert "\nbody {" not in doc._repr_html_() and ".gradproof-document table" in doc._repr_html_()
     _xml(doc._repr_html_())
     assert doc._repr_markdown_().startswith("# Homework 1")

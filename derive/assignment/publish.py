@@ -18,8 +18,8 @@ from typing import Any
 from derive.assignment.documents import build_key, build_sheet, build_spec_key
 from derive.assignment.evidence import EvidenceCache
 from derive.assignment.model import Assignment, load
-from derive.document import Document, build_pdf, tex_engine, write_files
-from derive.document.output import TEX_SECONDS
+from derive.document.model import Document
+from derive.document.output import TEX_SECONDS, build_pdf, tex_engine, write_files
 from derive.limits import DEFAULT, Limits
 
 FORMATS = ("latex", "markdown", "html")

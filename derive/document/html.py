@@ -7,6 +7,7 @@ entities), so a test can parse it. Text goes through `derive.assignment.escape.h
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 from derive.assignment.escape import html_code, html_text
@@ -33,6 +34,7 @@ from derive.document.model import (
 from derive.graph_svg import network_svg
 from derive.mathml import MathmlPrinter, equation, math, mo, mrow, step_rows, where_rows
 
+# a picture keeps its own size: a wide graph scrolls inside its figure, not the page
 STYLE = """
 body { font-family: system-ui, sans-serif; max-width: 52rem; margin: 2rem auto; padding: 0 1rem;
        color: #1f2328; line-height: 1.5; }
@@ -50,7 +52,7 @@ th, td { border: 1px solid #d0d7de; padding: 0.2rem 0.7rem; text-align: left; }
 aside.box { border: 2px solid #57606a; border-radius: 6px; padding: 0.3rem 1rem; margin: 1rem 0;
             background: #f6f8fa; }
 figure { margin: 1rem 0; overflow-x: auto; }
-figure svg { max-width: 100%; height: auto; }
+figure svg { display: block; }
 figcaption { color: #57606a; font-size: 0.9rem; }
 code { background: #f6f8fa; padding: 0 0.2rem; border-radius: 3px; }
 """
@@ -163,6 +165,20 @@ def write_html(doc: Document) -> str:
     return HtmlWriter().write(doc)
 
 
+def scoped_style(scope: str) -> str:
+    """STYLE with every rule limited to the elements inside `scope` (body becomes the scope),
+    so a document shown in a notebook does not restyle the notebook."""
+
+    def rule(m: re.Match[str]) -> str:
+        selectors = [s.strip() for s in m.group(1).split(",")]
+        scoped = [scope if s == "body" else f"{scope} {s}" for s in selectors]
+        return ", ".join(scoped) + " {" + m.group(2) + "}"
+
+    return re.sub(r"([^{}]+)\{([^}]*)\}", rule, STYLE)
+
+
 def html_fragment(doc: Document) -> str:
-    """The body alone, with its style: what Jupyter shows for a document."""
-    return f"<div><style>{STYLE}</style>\n{HtmlWriter().fragment(doc)}\n</div>"
+    """The body alone, with its style scoped to it: what Jupyter shows for a document."""
+    style = scoped_style(".gradproof-document")
+    body = HtmlWriter().fragment(doc)
+    return f'<div class="gradproof-document"><style>{style}</style>\n{body}\n</div>'
