@@ -18,6 +18,7 @@ from derive.chain_rule import Derivation, derive_gradients
 from derive.elementwise import ElementwiseResult, elementwise_check
 from derive.errors import UnknownVariableError
 from derive.expr import Expr, Shape
+from derive.latex import printer_for
 from derive.limits import DEFAULT, Limits, check_expression
 from derive.spec import Spec, load_spec, parse_spec, spec_from_dict
 from derive.steps import Step
@@ -83,7 +84,7 @@ class GradientResult:
         return e
 
     def expanded_latex(self) -> str:
-        return report.printer_for(self._d.spec).doprint(self.expanded())
+        return printer_for(self._d.spec).doprint(self.expanded())
 
     def __repr__(self) -> str:
         return f"<gradient d{self._d.spec.loss}/d{self.wrt} = {self.text}>"

@@ -22,11 +22,11 @@ import sympy
 from sympy.printing.pycode import pycode
 
 from derive import expr as E
-from derive import report
 from derive.activations import ACTIVATIONS
 from derive.chain_rule import Derivation
 from derive.dispatch import handler
 from derive.files import write_text_atomic
+from derive.latex import printer_for
 from derive.spec import Spec
 
 # The docstring is fixed text: what comes from the spec or the command line (paths, the title,
@@ -380,7 +380,7 @@ def generate(deriv: Derivation, source: str, target: str = "FILE.py") -> str:
     bwd.hoist([deriv.gradients[n].local for n in order])
     for n in order:
         bwd.assign(names.grad_of(n), deriv.gradients[n].local)
-    p = report.printer_for(spec)
+    p = printer_for(spec)
     body = [f"{args}, = _unpack(arrays)", "dtype = _dtype(arrays)", *fwd.lines, *bwd.lines]
     dead = ["dtype", *dims.values(), *(names.var[n] for n in reversed(spec.intermediates))]
     body = _drop_unused(body, dead)

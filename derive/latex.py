@@ -14,6 +14,7 @@ import sympy
 from derive import expr as E
 from derive.activations import ACTIVATIONS
 from derive.dispatch import handler
+from derive.spec import Spec
 
 # binding strength: a child weaker than its context is parenthesised
 ADD, NEG, HADAMARD, PRODUCT, POSTFIX, ATOM = 1, 2, 3, 4, 5, 6
@@ -266,3 +267,14 @@ class LatexPrinter:
 
     def _print_Identity(self, e: E.Expr) -> tuple[str, int]:
         return "I", ATOM
+
+
+def printer_for(spec: Spec) -> LatexPrinter:
+    """The spec's printer, one per spec: its memo of printed subtrees is shared by every
+    gradient (a deep network's gradients share most of their trees)."""
+    printer = spec.__dict__.get("_printer")
+    if printer is None:
+        printer = LatexPrinter(spec.latex_of, spec.loss)
+        object.__setattr__(spec, "_printer", printer)
+    assert isinstance(printer, LatexPrinter)
+    return printer

@@ -21,6 +21,7 @@ from derive import expr as E
 from derive.activations import ACTIVATIONS
 from derive.chain_rule import Derivation
 from derive.dispatch import handler
+from derive.greek import LETTERS
 from derive.latex import ADD, ATOM, HADAMARD, NEG, POSTFIX, PRODUCT, number_latex
 from derive.spec import Spec
 from derive.steps import CHAIN, Partial, steps, where
@@ -105,41 +106,7 @@ def _unicode_name(name: str) -> str | None:
         return None
 
 
-_GREEK_NAMES = [
-    "alpha",
-    "beta",
-    "gamma",
-    "delta",
-    "epsilon",
-    "zeta",
-    "eta",
-    "theta",
-    "iota",
-    "kappa",
-    "lamda",
-    "mu",
-    "nu",
-    "xi",
-    "omicron",
-    "pi",
-    "rho",
-    "sigma",
-    "tau",
-    "upsilon",
-    "phi",
-    "chi",
-    "psi",
-    "omega",
-]
-GREEK: dict[str, str] = {
-    (name if case == "SMALL" else name.capitalize()).replace("lamda", "lambda"): char
-    for name in _GREEK_NAMES
-    for case in ("SMALL", "CAPITAL")
-    if (char := _unicode_name(f"GREEK {case} LETTER {name.upper()}")) is not None
-}
-# TeX's \epsilon is the lunate ϵ and \varepsilon the open ε; \phi is ϕ and \varphi φ
-GREEK |= {"epsilon": "\u03f5", "varepsilon": "\u03b5", "phi": "\u03d5", "varphi": "\u03c6",
-          "vartheta": "\u03d1", "varsigma": "\u03c2"}  # fmt: skip
+GREEK: dict[str, str] = dict(LETTERS)  # TeX's letters and the characters it prints
 SYMBOLS = {"ell": "\u2113", "top": "\u22a4", "intercal": "\u22ba", "partial": "\u2202",
            "nabla": "\u2207", "infty": "\u221e"}  # fmt: skip
 OPERATORS = {"prime": "\u2032", "cdot": "\u22c5", "odot": "\u2299", "circ": "\u2218",

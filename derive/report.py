@@ -16,22 +16,11 @@ from typing import Any
 
 from derive.activations import ACTIVATIONS
 from derive.chain_rule import Derivation, Gradient
-from derive.latex import LatexPrinter, delimit
+from derive.latex import LatexPrinter, delimit, printer_for
 from derive.linebreak import aligned_rows
 from derive.spec import Spec, fmt_shape
 from derive.steps import Partial, Step, WhereItem, partial_data, steps, steps_data, where
 from derive.sympy_form import ascii_form
-
-
-def printer_for(spec: Spec) -> LatexPrinter:
-    """The spec's printer, one per spec: its memo of printed subtrees is shared by every
-    gradient (a deep network's gradients share most of their trees)."""
-    printer = spec.__dict__.get("_printer")
-    if printer is None:
-        printer = LatexPrinter(spec.latex_of, spec.loss)
-        object.__setattr__(spec, "_printer", printer)
-    assert isinstance(printer, LatexPrinter)
-    return printer
 
 
 def final_latex(deriv: Derivation, name: str) -> str:
