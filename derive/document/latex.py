@@ -33,8 +33,10 @@ from derive.document.model import (
     Where,
 )
 from derive.graph_svg import BOX_H, BOX_W, COLORS, LEGEND, box_caption, layout
+from derive.greek import COMMANDS, FROM_UNICODE, LETTERS
+from derive.latex import printer_for
 from derive.linebreak import aligned_rows
-from derive.report import aligned_steps, aligned_where, equations_latex, final_latex, printer_for
+from derive.report import aligned_steps, aligned_where, equations_latex, final_latex
 from derive.spec import Spec
 
 PREAMBLE = (
@@ -109,21 +111,13 @@ def _tex_char(ch: str) -> str:
     return "?"
 
 
+_GREEK_COMMAND = {char: command for command, char in LETTERS.items()}  # ε: varepsilon, ϵ: epsilon
+
+
 def _greek(ch: str) -> str | None:
-    name = unicodedata.name(ch, "")
-    if not name.startswith("GREEK ") or " LETTER " not in name:
-        return None
-    word = name.split(" LETTER ")[1].lower().replace("lamda", "lambda")
-    if not word.isalpha():
-        return None
-    if name.startswith("GREEK CAPITAL"):
-        if word.capitalize() not in ("Gamma", "Delta", "Theta", "Lambda", "Xi", "Pi", "Sigma",
-                                     "Upsilon", "Phi", "Psi", "Omega"):  # fmt: skip
-            return None  # a capital that looks like a Latin letter, which TeX has no command for
-        word = word.capitalize()
-    elif word in ("omicron",):
-        return "o"
-    return rf"$\{word}$"
+    """A Greek letter as TeX's command, in math (derive.greek: TeX has no \\Alpha, no \\omicron)."""
+    name = _GREEK_COMMAND.get(ch) or FROM_UNICODE.get(ch)
+    return rf"$\{name}$" if name in COMMANDS else None
 
 
 def tex_code(text: str) -> str:

@@ -7,6 +7,7 @@ complaint (a bug of ours: every part is escaped by its writer).
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import tempfile
@@ -65,6 +66,15 @@ def tex_engine() -> list[str] | None:
     return None
 
 
+def _reproducible_env() -> dict[str, str]:
+    """TeX's environment with a fixed creation date (unless one is set), so that the same
+    document gives the same PDF bytes and a committed PDF changes only when its content does."""
+    env = dict(os.environ)
+    env.setdefault("SOURCE_DATE_EPOCH", "0")
+    env.setdefault("FORCE_SOURCE_DATE", "1")
+    return env
+
+
 def build_pdf(tex: Path, seconds: float = TEX_SECONDS) -> Path | None:
     """tex compiled into a PDF beside it; None when no TeX engine is installed."""
     engine = tex_engine()
@@ -84,6 +94,7 @@ def build_pdf(tex: Path, seconds: float = TEX_SECONDS) -> Path | None:
                     errors="replace",
                     timeout=seconds,
                     stdin=subprocess.DEVNULL,
+                    env=_reproducible_env(),
                 )
             except subprocess.TimeoutExpired:
                 raise VerificationError(f"{tex}: TeX did not finish in {seconds:g} s") from None
