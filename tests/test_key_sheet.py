@@ -265,6 +265,20 @@ def test_an_output_folder_that_is_a_file_is_one_line_and_exit_2(tmp_path: Path) 
     assert proc.stderr.count("\n") == 1 and "cannot make the output folder" in proc.stderr
 
 
+@pytest.mark.parametrize(
+    ("options", "limit"),
+    [
+        (["--limit", "output-bytes=1000"], "output-bytes="),
+        (["--time-limit", "0.5"], "--time-limit"),
+    ],
+)
+def test_key_and_sheet_are_bounded(tmp_path: Path, options: list[str], limit: str) -> None:
+    for command in ("key", "sheet"):
+        proc = run_cli(*options, command, str(HW), "-o", str(tmp_path / command))
+        assert proc.returncode == 2, proc.stderr
+        assert proc.stderr.count("\n") == 1 and "too large" in proc.stderr and limit in proc.stderr
+
+
 def test_without_tex_the_command_says_so_in_one_line(tmp_path: Path) -> None:
     import subprocess
 
