@@ -11,6 +11,7 @@ import re
 from collections.abc import Callable
 
 from derive.assignment.escape import html_code, html_text
+from derive.chain_rule import Derivation
 from derive.document.model import (
     Block,
     Box,
@@ -32,7 +33,8 @@ from derive.document.model import (
     Where,
 )
 from derive.graph_svg import network_svg
-from derive.mathml import MathmlPrinter, equation, math, mo, mrow, step_rows, where_rows
+from derive.mathml import MathmlPrinter, equation, math, mo, mrow, mtext, step_rows
+from derive.steps import where
 
 # a picture keeps its own size: a wide graph scrolls inside its figure, not the page
 STYLE = """
@@ -135,8 +137,8 @@ class HtmlWriter:
             steps = step_rows(c.deriv, c.name)
             return _aligned([(p.grad(c.name) if i == 0 else "", s) for i, s in enumerate(steps)])
         if isinstance(c, Where):
-            rows = where_rows(c.deriv, c.name)
-            return "<p>where</p>\n" + _rows(rows) if rows else ""
+            rows = where_aligned(c.deriv, c.name)
+            return "<p>where</p>\n" + _aligned(rows) if rows else ""
         assert isinstance(c, Final)
         p = MathmlPrinter.for_spec(c.deriv.spec)
         final = p.doprint(c.deriv[c.name].final)
@@ -147,6 +149,28 @@ class HtmlWriter:
         return f"<figure>\n{svg}<figcaption>{self.inline(b.caption)}</figcaption>\n</figure>"
 
 
+def where_aligned(deriv: Derivation, name: str) -> list[tuple[str, str]]:
+    """The where-items of `derive.steps` as aligned rows, each factor with its note (how it
+    enters the product), as the LaTeX report sets them."""
+    p = MathmlPrinter.for_spec(deriv.spec)
+    out: list[tuple[str, str]] = []
+    for item in where(deriv, name):
+        part = item.partial
+        lhs = p.grad(part.lower) if part.upper is None else p.local(part.upper, part.lower)
+        rhs = p.doprint(item.value)
+        if item.activation and item.activation_arg is not None:
+            rhs = mrow(p.derivative(item.activation, item.activation_arg), mo("="), rhs)
+        if item.note:
+            rhs = mrow(rhs, mspace("1em"), mtext(f"({item.note})"))
+        if (lhs, rhs) not in out:
+            out.append((lhs, rhs))
+    return out
+
+
+def mspace(width: str) -> str:
+    return f'<mspace width="{width}"></mspace>'
+
+
 def _aligned(rows: list[tuple[str, str]]) -> str:
     """Rows lhs = rhs aligned at their = signs (a two-column table, as LaTeX's align)."""
     cells = "".join(
@@ -155,10 +179,6 @@ def _aligned(rows: list[tuple[str, str]]) -> str:
         for lhs, rhs in rows
     )
     return math(f"<mtable>{cells}</mtable>")
-
-
-def _rows(rows: list[str]) -> str:
-    return '<div class="rows">' + "".join(math(r) for r in rows) + "</div>"
 
 
 def write_html(doc: Document) -> str:
