@@ -29,9 +29,11 @@ from derive.document.model import (
     Section,
     Steps,
     Strong,
+    Symbol,
     Table,
     Text,
     Where,
+    symbol_of,
 )
 from tests.conftest import EXAMPLES
 
@@ -117,3 +119,21 @@ def test_tex_text(text: str, tex: str) -> None:
 
 def test_tex_code_breaks_only_after_brackets_and_separators() -> None:
     assert tex_code(r"W_2 x^{T}") == r"\texttt{W\_2 x\^{}\{T\}\allowbreak{}}"
+
+
+# a prompt's $…$ span: math when it reads as a name or ∂A/∂B by the spec's name grammar
+SYMBOLS = [
+    (r"\frac{\partial J}{\partial w_1}", Symbol("J", "w_1")),
+    (r"\frac{\partial \mathcal{J}(W)}{\partial W^{(2)}}", Symbol(r"\mathcal{J}(W)", "W^{(2)}")),
+    (r" W^{(2)} ", Symbol(None, "W^{(2)}")),
+    (r"\input{/etc/passwd}", None),
+    (r"\frac{\partial J}{\partial \input{x}}", None),
+    (r"x</math><script>", None),
+    (r"\def\x{y}", None),
+    ("^^5cinput", None),
+]
+
+
+@pytest.mark.parametrize(("typed", "symbol"), SYMBOLS)
+def test_symbol_of(typed: str, symbol: Symbol | None) -> None:
+    assert symbol_of(typed) == symbol

@@ -35,6 +35,7 @@ from derive.document.model import (
     Strong,
     Text,
     Where,
+    symbol_of,
 )
 from derive.report import fanout_note
 from derive.spec import Spec
@@ -60,9 +61,10 @@ def _subtitle(hw: Assignment, sheet: bool) -> tuple[tuple[Inline, ...], ...]:
 
 
 def prompt_inline(q: Question) -> tuple[Inline, ...]:
-    """The prompt: its text as text and its $…$ spans shown as typed (an assignment's LaTeX is
-    never handed to TeX or read as an answer: reading ∂J/∂W would substitute the gradient); the
-    default prompt names the variable with the printer."""
+    """The prompt: its text as text; a $…$ span that reads as a name or ∂A/∂B by the spec's name
+    grammar as math, any other shown as typed (an assignment's LaTeX reaches TeX only through
+    that grammar, and is never read as an answer: reading ∂J/∂W would substitute the gradient);
+    the default prompt names the variable with the printer."""
     if q.prompt is None:
         spec = q.network.spec
         var = E.Var(q.wrt, spec.shape_of(q.wrt))
@@ -71,7 +73,10 @@ def prompt_inline(q: Question) -> tuple[Inline, ...]:
             Math(spec, var),
             Text("."),
         )
-    return tuple(Text(s) if kind == "text" else Code(s) for kind, s in q.prompt_parts())
+    parts: list[Inline] = []
+    for kind, s in q.prompt_parts():
+        parts.append(Text(s) if kind == "text" else (symbol_of(s) or Code(s)))
+    return tuple(parts)
 
 
 def _question_head(q: Question) -> tuple[Inline, ...]:

@@ -28,12 +28,24 @@ from derive.document.model import (
     Section,
     Steps,
     Strong,
+    Symbol,
     Table,
     Text,
     Where,
 )
 from derive.graph_svg import network_svg
-from derive.mathml import MathmlPrinter, equation, math, mo, mrow, mtext, step_rows
+from derive.mathml import (
+    MathmlPrinter,
+    equation,
+    math,
+    mfrac,
+    mi,
+    mo,
+    mrow,
+    mtext,
+    name_mathml,
+    step_rows,
+)
 from derive.steps import where
 
 # a picture keeps its own size: a wide graph scrolls inside its figure, not the page
@@ -96,6 +108,12 @@ class HtmlWriter:
             return f"<strong>{html_text(part.text)}</strong>"
         if isinstance(part, Code):
             return html_code(part.text)
+        if isinstance(part, Symbol):
+            name = name_mathml(part.name)
+            if part.upper is None:
+                return math(name, "inline")
+            upper = mrow(mi("\u2202"), name_mathml(part.upper))
+            return math(mfrac(upper, mrow(mi("\u2202"), name)), "inline")
         assert isinstance(part, Math)
         return math(MathmlPrinter.for_spec(part.spec).doprint(part.expr), "inline")
 

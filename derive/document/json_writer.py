@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from derive.document.latex import math_latex
+from derive.document.latex import math_latex, symbol_latex
 from derive.document.model import (
     Block,
     Box,
@@ -22,6 +22,7 @@ from derive.document.model import (
     Section,
     Steps,
     Strong,
+    Symbol,
     Table,
     Text,
     Where,
@@ -39,6 +40,8 @@ def inline_data(parts: tuple[Inline, ...]) -> list[dict[str, str]]:
             out.append({"strong": p.text})
         elif isinstance(p, Code):
             out.append({"code": p.text})
+        elif isinstance(p, Symbol):
+            out.append({"math": symbol_latex(p)})
         else:
             out.append({"math": math_latex(p)})
     return out

@@ -28,6 +28,7 @@ from derive.document.model import (
     Section,
     Steps,
     Strong,
+    Symbol,
     Table,
     Text,
     Where,
@@ -130,6 +131,13 @@ def tex_code(text: str) -> str:
     return r"\texttt{" + "".join(pieces) + "}"
 
 
+def symbol_latex(part: Symbol) -> str:
+    """A name, or ∂A/∂B, each part valid by the spec's name grammar (see `Symbol`)."""
+    if part.upper is None:
+        return part.name
+    return rf"\frac{{\partial {part.upper}}}{{\partial {part.name}}}"
+
+
 def math_latex(part: Math) -> str:
     return printer_for(part.spec).doprint(part.expr)
 
@@ -158,6 +166,8 @@ class LatexWriter:
             return r"\textbf{" + tex_text(part.text) + "}"
         if isinstance(part, Code):
             return tex_code(part.text)
+        if isinstance(part, Symbol):
+            return "$" + symbol_latex(part) + "$"
         return "$" + math_latex(part) + "$"
 
     def block(self, block: Block) -> str:

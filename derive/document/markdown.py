@@ -11,7 +11,7 @@ import urllib.parse
 from collections.abc import Callable
 
 from derive.assignment.escape import md_code, md_text
-from derive.document.latex import boxed_final, math_latex
+from derive.document.latex import boxed_final, math_latex, symbol_latex
 from derive.document.model import (
     Block,
     Box,
@@ -27,6 +27,7 @@ from derive.document.model import (
     Section,
     Steps,
     Strong,
+    Symbol,
     Table,
     Text,
     Where,
@@ -53,6 +54,8 @@ class MarkdownWriter:
             return f"**{md_text(part.text)}**"
         if isinstance(part, Code):
             return md_code(part.text)
+        if isinstance(part, Symbol):
+            return f"${symbol_latex(part)}$"
         return f"${math_latex(part)}$"
 
     def block(self, block: Block, depth: int) -> str:

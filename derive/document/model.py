@@ -8,6 +8,7 @@ format, and nothing typed in an assignment can become markup in any of them.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from derive import expr as E
@@ -46,7 +47,34 @@ class Math:
     expr: E.Expr
 
 
-Inline = Text | Strong | Code | Math
+@dataclass(frozen=True)
+class Symbol:
+    """Math typed in an assignment that reads as a name by the spec's name grammar
+    (`derive.spec.check_latex_name`: W^{(2)}, \\hat{y}), or as ∂A/∂B of two such names; built
+    only by `symbol_of`, so a printer can set it as math. Any other math is shown as `Code`."""
+
+    upper: str | None  # ∂upper/∂name; None: the name alone
+    name: str
+
+
+def symbol_of(latex: str) -> Symbol | None:
+    """A prompt's $…$ span as a Symbol, or None when it is not one (then shown as typed)."""
+    from derive.spec import check_latex_name
+
+    text = latex.strip()
+    m = _PARTIAL.fullmatch(text)
+    if m:
+        upper, lower = m.group(1).strip(), m.group(2).strip()
+        if check_latex_name(upper) is None and check_latex_name(lower) is None:
+            return Symbol(upper, lower)
+        return None
+    return Symbol(None, text) if check_latex_name(text) is None else None
+
+
+_PARTIAL = re.compile(r"\\frac\{\\partial\s*([^{}]*(?:\{[^{}]*\}[^{}]*)*)\}\{\\partial\s*"
+                      r"([^{}]*(?:\{[^{}]*\}[^{}]*)*)\}")  # fmt: skip
+
+Inline = Text | Strong | Code | Math | Symbol
 
 
 # -- display math: what a derivation recorded ---------------------------------------------------
