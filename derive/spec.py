@@ -115,6 +115,13 @@ class Spec:
     def intermediates(self) -> list[str]:
         return [eq.name for eq in self.equations]
 
+    def definitions(self) -> dict[str, E.Expr]:
+        """Each intermediate in terms of the variables alone (earlier equations substituted)."""
+        out: dict[str, E.Expr] = {}
+        for eq in self.equations:
+            out[eq.name] = E.substitute_vars(eq.expr, out)
+        return out
+
     def names(self) -> list[str]:
         """Every name: variables in file order, then intermediates in order."""
         return [*self.variables, *self.intermediates]

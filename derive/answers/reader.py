@@ -945,9 +945,7 @@ class _Parser:
 
     def activation_of(self, arg: E.Expr, at: Token) -> str:
         """f in f′(a): the activation the spec applies to a."""
-        definitions: dict[str, E.Expr] = {}
-        for eq in self.r.spec.equations:
-            definitions[eq.name] = E.substitute_vars(eq.expr, definitions)
+        definitions = self.r.spec.definitions()
         target = E.substitute_vars(arg, definitions)
         found = {
             n.fn
