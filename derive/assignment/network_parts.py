@@ -78,7 +78,7 @@ CONVENTION = Paragraph(
     (
         Text(
             "Gradients are in denominator layout: each has the shape of its variable. "
-            "⊙ is the elementwise product, 1 a vector of ones."
+            "⊙ is the elementwise product, and a bold 1 is a vector of ones."
         ),
     )
 )
