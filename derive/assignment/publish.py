@@ -13,7 +13,6 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from derive.assignment.documents import build_key, build_sheet, build_spec_key
 from derive.assignment.evidence import EvidenceCache
@@ -58,22 +57,44 @@ def _write(doc: Document, out: str | Path | None, formats: Sequence[str], pdf: b
     return files, made
 
 
-def key(hw: Assignment | str | Path, out: str | Path | None = None, **options: Any) -> Document:
-    """The answer key of an assignment as a Document; written into `out` when given (options:
-    formats, pdf, use_torch, limits; see `publish_key`)."""
-    return publish_key(hw, out, **options).document
+def key(
+    hw: Assignment | str | Path,
+    out: str | Path | None = None,
+    *,
+    formats: Sequence[str] = FORMATS,
+    pdf: bool = False,
+    use_torch: bool = True,
+    limits: Limits = DEFAULT,
+) -> Document:
+    """The answer key of an assignment (a file or a loaded `Assignment`) as a Document; with
+    `out`, also written there (each of `formats`, the pictures, and the PDF when `pdf` and a
+    TeX engine is installed). `publish_key` also returns the files and any failed check."""
+    return publish_key(hw, out, formats, pdf, use_torch, limits).document
 
 
-def sheet(hw: Assignment | str | Path, out: str | Path | None = None, **options: Any) -> Document:
-    """The students' sheet as a Document (no answers, no steps); written into `out` when given."""
-    return publish_sheet(hw, out, **options).document
+def sheet(
+    hw: Assignment | str | Path,
+    out: str | Path | None = None,
+    *,
+    formats: Sequence[str] = FORMATS,
+    pdf: bool = False,
+    limits: Limits = DEFAULT,
+) -> Document:
+    """The students' sheet as a Document (no answers, no steps); with `out`, also written."""
+    return publish_sheet(hw, out, formats, pdf, limits).document
 
 
 def spec_key(
-    specs: Sequence[str | Path], out: str | Path | None = None, **options: Any
+    specs: Sequence[str | Path],
+    out: str | Path | None = None,
+    *,
+    formats: Sequence[str] = FORMATS,
+    pdf: bool = False,
+    use_torch: bool = True,
+    limits: Limits = DEFAULT,
 ) -> Document:
-    """A key of every gradient of each spec's network, as a Document."""
-    return publish_spec_key(specs, out, **options).document
+    """A key of every gradient of each spec's network, as a Document; with `out`, written."""
+    return publish_spec_key(specs, out, formats, pdf, use_torch, limits).document
 
 
 def publish_key(
