@@ -85,11 +85,11 @@ OP_CASES = [
     OpCase("softmax", "softmax(A)", {"A": (MAT, "[-3.0, 3.0]")}, MAT),
     OpCase("log_softmax", "log_softmax(A)", {"A": (MAT, "[-3.0, 3.0]")}, MAT),
     OpCase("cross_entropy", "cross_entropy(A, Y)", {"A": (MAT, "[-3.0, 3.0]"),
-           "Y": (MAT, "[0.0, 1.0]")}, '"scalar"'),  # fmt: skip
+           "Y": (MAT, "[0.0, 1.0]")}, '"scalar"'),
     OpCase("binary_cross_entropy", "binary_cross_entropy(A, Y)", {"A": (MAT, "[0.1, 0.9]"),
-           "Y": (MAT, "[0.0, 1.0]")}, '"scalar"'),  # fmt: skip
+           "Y": (MAT, "[0.0, 1.0]")}, '"scalar"'),
     OpCase("bce_with_logits", "bce_with_logits(A, Y)", {"A": (MAT, "[-4.0, 4.0]"),
-           "Y": (MAT, "[0.0, 1.0]")}, '"scalar"'),  # fmt: skip
+           "Y": (MAT, "[0.0, 1.0]")}, '"scalar"'),
     OpCase("mul_column", "b * A", {"A": (MAT, ""), "b": (COL, "")}, MAT),
     OpCase("div_row", "A / q", {"A": (MAT, ""), "q": (ROW, POS)}, MAT),
     OpCase("quadratic_form", "x.T @ M @ x", {"x": (COL, ""), "M": ('["r", "r"]', "")}, '"scalar"'),
