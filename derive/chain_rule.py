@@ -20,6 +20,7 @@ from derive.activations import derivative_expr
 from derive.errors import UnknownVariableError
 from derive.rules import RULES, BackwardRules, rule_for
 from derive.spec import Spec
+from derive.textbook import textbook_form
 
 IDENTITY = "identity"  # ∂u/∂v = 1: the gradient passes through unchanged (a bias)
 LEFT = "left"  # ∂J/∂v = F ∂J/∂u, F printed as the local factor (∂ŷ/∂z = (W⁽²⁾)ᵀ)
@@ -56,6 +57,8 @@ class Gradient:
     chain: tuple[str, ...] | None
     local: E.Expr
     final: E.Expr
+    # the final form as the chain rule wrote it, when `final` is its simplification (x (p − y))
+    chain_form: E.Expr | None = None
 
     @property
     def notes(self) -> list[str]:
@@ -190,10 +193,12 @@ def derive_gradients(spec: Spec, rules: BackwardRules = RULES) -> Derivation:
         shape = spec.shape_of(name)
         mine = tuple(edges.get(name, ()))
         local = E.add(*[e.contribution for e in mine], shape=shape) if mine else E.Zero(shape)
-        final = E.substitute_grads(local, finals)
+        chain_form = E.substitute_grads(local, finals)
+        final = textbook_form(chain_form)
         finals[name] = final
         gradients[name] = Gradient(
-            name, shape, spec.role_of(name), mine, _chain(name, edges, loss), local, final
+            name, shape, spec.role_of(name), mine, _chain(name, edges, loss), local, final,
+            chain_form if final != chain_form else None,
         )
 
     # backward order: an equation's gradient, then the variables first used there

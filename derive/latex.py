@@ -206,9 +206,20 @@ class LatexPrinter:
         ), PRODUCT
 
     def _print_Hadamard(self, e: E.Expr) -> tuple[str, int]:
-        if e.is_scalar:  # a product of scalars
+        if e.is_scalar:  # a product of scalars: y/p as \frac{y}{p}, not y \frac{1}{p}
+            top, bottom = over(e.children)
+            if bottom:
+                num = self.factors(top) if top else "1"
+                den = self.factors(bottom)
+                return rf"\frac{{{num}}}{{{den}}}", ATOM
             return " ".join(self.emit(f, PRODUCT) for f in e.children), PRODUCT
         return r" \odot ".join(self.emit(f, POSTFIX) for f in e.children), HADAMARD
+
+    def factors(self, fs: list[E.Expr]) -> str:
+        """A product of scalars inside \\frac: one factor needs no parentheses there."""
+        if len(fs) == 1:
+            return self.doprint(fs[0])
+        return " ".join(self.emit(f, PRODUCT) for f in fs)
 
     def _print_ScalarMul(self, e: E.Expr) -> tuple[str, int]:
         s, a = e.children
@@ -274,6 +285,26 @@ class LatexPrinter:
     def _print_LogSoftmax(self, e: E.Expr) -> tuple[str, int]:
         arg = delimit("(", ")", self.doprint(e.children[0]))
         return r"\log \operatorname{softmax}" + arg, ATOM
+
+
+def over(factors: tuple[E.Expr, ...]) -> tuple[list[E.Expr], list[E.Expr]]:
+    """A product of scalars as numerator and denominator: the factors with a negative power go
+    below, each with the opposite power (y p⁻¹ is y over p), and a fraction among them puts its
+    numerator above and its denominator below."""
+    top: list[E.Expr] = []
+    bottom: list[E.Expr] = []
+    for f in factors:
+        if isinstance(f, E.Power) and f.exponent.is_number and f.exponent < 0:
+            bottom.append(E.power(f.children[0], -f.exponent))
+        elif isinstance(f, E.Div) and f.is_scalar:  # (a/b) c⁻¹ is a over b c, not a fraction on top
+            num, den = f.children
+            top.append(num)
+            bottom.append(den)
+        else:
+            top.append(f)
+    if not bottom:
+        return list(factors), []
+    return top, bottom
 
 
 def printer_for(spec: Spec) -> LatexPrinter:

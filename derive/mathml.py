@@ -22,7 +22,7 @@ from derive.activations import ACTIVATIONS
 from derive.chain_rule import Derivation
 from derive.dispatch import handler
 from derive.greek import LETTERS
-from derive.latex import ADD, ATOM, HADAMARD, NEG, POSTFIX, PRODUCT, number_latex
+from derive.latex import ADD, ATOM, HADAMARD, NEG, POSTFIX, PRODUCT, number_latex, over
 from derive.spec import Spec
 from derive.steps import CHAIN, Partial, steps, where
 
@@ -521,7 +521,15 @@ class MathmlPrinter(MathmlPrinterBase):
         return mrow(*_between(factors, mo(INVISIBLE_TIMES))), PRODUCT
 
     def _print_Hadamard(self, e: E.Expr) -> tuple[str, int]:
-        if e.is_scalar:  # a product of scalars
+        if e.is_scalar:  # a product of scalars, y/p over its denominator as in derive.latex
+            top, bottom = over(e.children)
+            if bottom:
+                num = [self.doprint(top[0])] if len(top) == 1 else [
+                    self.emit(f, PRODUCT) for f in top] or [mn("1")]  # fmt: skip
+                den = [self.doprint(bottom[0])] if len(bottom) == 1 else [
+                    self.emit(f, PRODUCT) for f in bottom]  # fmt: skip
+                times = mo(INVISIBLE_TIMES)
+                return mfrac(mrow(*_between(num, times)), mrow(*_between(den, times))), ATOM
             factors = [self.emit(f, PRODUCT) for f in e.children]
             return mrow(*_between(factors, mo(INVISIBLE_TIMES))), PRODUCT
         factors = [self.emit(f, POSTFIX) for f in e.children]

@@ -224,6 +224,7 @@ def to_json_data(deriv: Derivation, names: Sequence[str]) -> dict[str, Any]:
                 "shape": [g.shape[0], g.shape[1]],
                 "sympy": ascii_form(g.final),
                 "latex": final_latex(deriv, name),
+                "chain_form": _chain_form(deriv, name),
                 "steps": step_lines(deriv, name),
                 "where": where_lines(deriv, name),
                 "step_data": _step_data(deriv, name),
@@ -245,6 +246,14 @@ def to_json_data(deriv: Derivation, names: Sequence[str]) -> dict[str, Any]:
         "warnings": list(spec.warnings),
         "gradients": grads,
     }
+
+
+def _chain_form(deriv: Derivation, name: str) -> dict[str, str] | None:
+    """The final form as the chain rule wrote it, when "latex" is its simplification."""
+    form = deriv[name].chain_form
+    if form is None:
+        return None
+    return {"sympy": ascii_form(form), "latex": printer_for(deriv.spec).doprint(form)}
 
 
 def _step_data(deriv: Derivation, name: str) -> list[dict[str, Any]]:

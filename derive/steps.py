@@ -30,7 +30,8 @@ CHAIN = "chain"  # ∂J/∂u · ∂u/∂v · ∂v/∂X: the unique path, as name
 EDGES = "edges"  # ∂J/∂u · ∂u/∂X + ∂J/∂w · ∂w/∂X: one product per use of X
 GENERAL = "general"  # the local form before a fact a rule used (Σ y = 1): softmax's Jacobian
 LOCAL = "local"  # the matrix form with upstream gradients kept as names
-FINAL = "final"  # the matrix form in the forward names
+CHAIN_FORM = "chain_form"  # the matrix form in the forward names, as the chain rule wrote it
+FINAL = "final"  # the matrix form in the forward names, simplified as a textbook prints it
 
 FACTOR = "factor"  # a where-item: a local factor ∂u/∂X
 UPSTREAM = "upstream"  # a where-item: an upstream gradient ∂J/∂u
@@ -90,6 +91,8 @@ def steps(deriv: Derivation, name: str) -> list[Step]:
         out.append(Step(GENERAL, result=general))
     if g.local != g.final:
         out.append(Step(LOCAL, result=g.local))
+    if g.chain_form is not None and g.chain_form != g.local:
+        out.append(Step(CHAIN_FORM, result=g.chain_form))
     out.append(Step(FINAL, result=g.final))
     return out
 

@@ -12,7 +12,7 @@ import pytest
 import derive
 from derive import mathml as M
 from derive.report import step_lines, to_json, where_lines
-from derive.steps import CHAIN, EDGES, FINAL, LOCAL, steps
+from derive.steps import CHAIN, CHAIN_FORM, EDGES, FINAL, GENERAL, LOCAL, steps
 
 EXAMPLES = sorted(Path(__file__).resolve().parents[1].glob("examples/*.toml"))
 
@@ -26,7 +26,7 @@ def test_every_format_renders_the_same_steps(path: Path) -> None:
     for g in data["gradients"]:
         name = g["wrt"]
         kinds = [s["kind"] for s in g["step_data"]]
-        assert kinds[-1] == FINAL and set(kinds) <= {CHAIN, EDGES, LOCAL, FINAL}
+        assert kinds[-1] == FINAL and set(kinds) <= {CHAIN, EDGES, GENERAL, LOCAL, CHAIN_FORM, FINAL}
         assert len(g["step_data"]) == len(g["steps"]) and g["steps"] == step_lines(deriv, name)
         assert len(g["where_data"]) == len(g["where"]) and g["where"] == where_lines(deriv, name)
         assert len(M.step_rows(deriv, name)) == len(g["steps"])

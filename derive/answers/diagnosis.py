@@ -179,6 +179,9 @@ def mutations(deriv: Derivation, wrt: str) -> Iterator[Mutation]:
     intermediate replaced by its definition) and that form with products distributed over sums."""
     final = deriv[wrt].final
     yield from _mutations_of(deriv, final)
+    chain_form = deriv[wrt].chain_form
+    if chain_form is not None:  # a mistake in the chain as written (σ′ dropped before x (p − y))
+        yield from _mutations_of(deriv, chain_form)
     yield from _fanout_mutations(deriv, wrt)
     yield from _softmax_mutations(deriv, wrt)
     seen = {final}

@@ -1,0 +1,188 @@
+"""Textbook forms: each chain of elementwise operations simplified as the scalar function it is.
+
+A gradient's chain-rule form multiplies factors as the chain produces them; a textbook prints the
+result simplified: the cross-entropy of a sigmoid, x ((−y/p + (1 − y)/(1 − p)) p (1 − p)), is
+x (p − y). Here every maximal elementwise subtree (⊙, +, scaling, powers, elementwise functions,
+over operands of its own shape or scalars) is read as a scalar expression in SymPy, with each
+operand that is not elementwise (a product, a transpose, a name, a softmax) as one symbol and
+each function opaque (σ stays σ, 1 − h² stays 1 − h²), simplified (`cancel`, then `factor`), and
+written back. The simplified form replaces the chain form only when it uses the operands fewer
+times, divides by no sum or product and has fewer nodes, so a form that is already as short as a
+textbook's (2 (ŷ − y) zᵀ) is left exactly as it is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import sympy
+
+from derive import expr as E
+
+MAX_CHAIN_NODES = 80  # a longer elementwise chain is left as the chain rule wrote it
+_STEP = sympy.Function("step")  # 𝟙[a > 0]; 𝟙[a ≤ 0] is 1 − step(a)
+
+
+def textbook_form(e: E.Expr) -> E.Expr:
+    """e with each elementwise chain simplified where that makes it shorter."""
+    memo: dict[int, E.Expr] = {}
+
+    def visit(n: E.Expr) -> E.Expr:
+        hit = memo.get(id(n))
+        if hit is not None:
+            return hit
+        if _elementwise(n) and n.children:
+            out = _simplified_chain(n, visit)
+        elif n.children:
+            out = n.rebuild(tuple(visit(c) for c in n.children))
+        else:
+            out = n
+        memo[id(n)] = out
+        return out
+
+    return visit(e)
+
+
+def _elementwise(n: E.Expr) -> bool:
+    """Whether n acts entry by entry on operands of its own shape (or scalars)."""
+    if isinstance(n, E.Hadamard | E.Scale | E.Power | E.Apply | E.Indicator):
+        return True
+    if isinstance(n, E.Add):
+        return all(c.shape == n.shape or c.is_scalar for c in n.children)
+    if isinstance(n, E.ScalarMul):
+        return True
+    return isinstance(n, E.Div) and n.children[1].is_scalar
+
+
+class _Scalars:
+    """The chain as a SymPy expression: each non-elementwise operand one real symbol."""
+
+    def __init__(self, visit: Callable[[E.Expr], E.Expr]) -> None:
+        self.visit = visit
+        self.symbols: dict[E.Expr, sympy.Symbol] = {}
+        self.leaves: dict[sympy.Symbol, E.Expr] = {}
+        self.nodes = 0
+
+    def leaf(self, n: E.Expr) -> sympy.Expr:
+        inner = self.visit(n) if n.children else n
+        s = self.symbols.get(inner)
+        if s is None:
+            s = sympy.Symbol(f"_x{len(self.symbols)}", real=True)
+            self.symbols[inner] = s
+            self.leaves[s] = inner
+        return s
+
+    def read(self, n: E.Expr, shape: E.Shape) -> sympy.Expr:
+        self.nodes += 1
+        if self.nodes > MAX_CHAIN_NODES:
+            raise _TooLong
+        if isinstance(n, E.Const):
+            return n.value
+        if isinstance(n, E.Ones):
+            return sympy.Integer(1)
+        if not _elementwise(n) or (n.shape != shape and not n.is_scalar):
+            return self.leaf(n)
+        kids = n.children
+        if isinstance(n, E.Hadamard | E.ScalarMul):
+            return sympy.Mul(*[self.read(c, shape) for c in kids])
+        if isinstance(n, E.Add):
+            return sympy.Add(*[self.read(c, shape) for c in kids])
+        if isinstance(n, E.Scale):
+            return n.coef * self.read(n.arg, shape)
+        if isinstance(n, E.Div):
+            return self.read(kids[0], shape) / self.read(kids[1], shape)
+        if isinstance(n, E.Power):
+            return self.read(kids[0], shape) ** n.exponent
+        if isinstance(n, E.Indicator):
+            step = _STEP(self.read(kids[0], shape))
+            return step if n.relation == ">" else 1 - step
+        assert isinstance(n, E.Apply)
+        fn = sympy.Function(f"act_{n.fn}")  # opaque: σ stays σ
+        arg = self.read(kids[0], shape)
+        return fn(arg) if n.param is None else fn(arg, n.param)
+
+
+class _TooLong(Exception):
+    pass
+
+
+def _simplified_chain(n: E.Expr, visit: Callable[[E.Expr], E.Expr]) -> E.Expr:
+    rebuilt = n.rebuild(tuple(visit(c) for c in n.children))
+    scalars = _Scalars(visit)
+    try:
+        scalar = scalars.read(n, n.shape)
+    except _TooLong:
+        return rebuilt
+    if not scalar.free_symbols & set(scalars.leaves):
+        return rebuilt
+    best, uses = rebuilt, _uses(scalar, scalars.leaves)
+    for candidate in _candidates(scalar):
+        if _uses(candidate, scalars.leaves) >= uses or _compound_denominator(candidate):
+            continue  # no operand fewer times: 2 (h − y) + 2 Wᵀ(…) is not made 2 (h + Wᵀ(…) − y)
+        try:
+            back = _to_matrix(candidate, scalars.leaves, n.shape)
+        except NotImplementedError:
+            continue
+        if back.shape == n.shape and E.count_nodes(back) < E.count_nodes(best):
+            best = back
+    return best
+
+
+def _uses(x: sympy.Expr, leaves: dict[sympy.Symbol, E.Expr]) -> int:
+    """How many times the operands occur in x (x (p − y) uses p and y once each)."""
+    return sum(1 for t in sympy.preorder_traversal(x) if t in leaves)
+
+
+def _compound_denominator(x: sympy.Expr) -> bool:
+    """Whether x divides by a sum or a product (1/(p² − p)): a textbook keeps
+    −y/p + (1 − y)/(1 − p)."""
+    return any(
+        isinstance(t, sympy.Pow) and t.exp.is_negative and not t.base.is_Symbol
+        for t in sympy.preorder_traversal(x)
+    )
+
+
+def _candidates(x: sympy.Expr) -> list[sympy.Expr]:
+    cancelled = sympy.cancel(x)
+    return [cancelled, sympy.factor(cancelled)]
+
+
+def _to_matrix(x: sympy.Expr, leaves: dict[sympy.Symbol, E.Expr], shape: E.Shape) -> E.Expr:
+    """A scalar expression over the chain's symbols, written back as an elementwise one."""
+
+    def conv(t: sympy.Expr) -> E.Expr:
+        if t in leaves:
+            return leaves[t]
+        if t.is_Number:
+            return E.Const(t) if E.is_scalar(shape) else E.scale(t, E.Ones(shape))
+        if not t.free_symbols & set(leaves):  # a constant in the dims (1/B)
+            return E.Const(t) if E.is_scalar(shape) else E.scale(t, E.Ones(shape))
+        if isinstance(t, sympy.Add):
+            # positive terms first and constants first among them: p − y, 1 − h
+            terms = sorted(t.args, key=lambda a: (a.could_extract_minus_sign(), not a.is_Number,
+                                                   sympy.default_sort_key(a)))  # fmt: skip
+            return E.add(*[conv(a) for a in terms], shape=shape)
+        if isinstance(t, sympy.Mul):
+            coef, rest = t.as_coeff_Mul()
+            factors = [conv(a) for a in sympy.Mul.make_args(rest)]
+            scalars = [f for f in factors if f.is_scalar and not E.is_scalar(shape)]
+            arrays = [f for f in factors if not (f.is_scalar and not E.is_scalar(shape))]
+            body = E.hadamard(*arrays) if arrays else E.Ones(shape)
+            for s in scalars:
+                body = E.smul(s, body)
+            return E.scale(coef, body)
+        if isinstance(t, sympy.Pow) and t.exp.is_Number:
+            base = conv(t.base)
+            if base.is_scalar and not E.is_scalar(shape):
+                raise NotImplementedError("a power of a broadcast scalar")
+            return E.power(base, t.exp)
+        if isinstance(t, sympy.Function) and t.func == _STEP:
+            return E.Indicator(conv(t.args[0]), ">")
+        name = getattr(t.func, "__name__", "")
+        if isinstance(t, sympy.Function) and name.startswith("act_"):
+            fn = name[4:]
+            param = t.args[1] if len(t.args) > 1 else None
+            return E.Apply(fn, conv(t.args[0]), param)
+        raise NotImplementedError(f"no elementwise form for {t}")
+
+    return conv(x)
