@@ -201,6 +201,18 @@ class _Emitter:
     def _code_SumAll(self, e: E.SumAll) -> tuple[str, int]:
         return f"{self.emit(e.children[0], _ATOM)}.sum(keepdims=True)", _ATOM
 
+    def _code_AxisSum(self, e: E.AxisSum) -> tuple[str, int]:
+        return f"{self.emit(e.children[0], _ATOM)}.sum(axis={e.axis}, keepdims=True)", _ATOM
+
+    def _code_Variance(self, e: E.Variance) -> tuple[str, int]:
+        # np.var divides by the number of columns (ddof=0): the biased variance of the notes
+        return f"{self.emit(e.children[0], _ATOM)}.var(axis=1, keepdims=True)", _ATOM
+
+    def _code_Standardize(self, e: E.Standardize) -> tuple[str, int]:
+        z = self.emit(e.arg, _ATOM)
+        centred = f"({z} - {z}.mean(axis=1, keepdims=True))"
+        return f"{centred} / np.sqrt({z}.var(axis=1, keepdims=True) + {self.number(e.eps)})", _MUL
+
     def _code_Mean(self, e: E.Mean) -> tuple[str, int]:
         return f"{self.emit(e.children[0], _ATOM)}.mean(keepdims=True)", _ATOM
 
@@ -252,7 +264,8 @@ class _Emitter:
             return
         if isinstance(e, E.Hadamard | E.ScalarMul) and not e.is_scalar:
             factors = list(e.children)
-            fresh = next((f for f in factors if self.is_fresh(f)), None)
+            # in place only on a factor of the product's own shape (not a broadcast column)
+            fresh = next((f for f in factors if self.is_fresh(f) and f.shape == e.shape), None)
             if fresh is not None:
                 factors.remove(fresh)
                 self.assign(target, fresh)

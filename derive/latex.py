@@ -7,6 +7,7 @@ sum of squares of a vector, and powers of matrices (not vectors) marked elementw
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 import sympy
@@ -88,6 +89,29 @@ def delimit(left: str, right: str, text: str) -> str:
     if any(mark in text for mark in _TALL):
         return rf"\left{left}{text}\right{right}"
     return f"{left}{text}{right}"
+
+
+def length_shown_by_neighbour(factors: tuple[E.Expr, ...], i: int) -> bool:
+    """Whether a ones factor of a product may be printed without its length, as a reader sizes
+    it: a column 𝟏 after a factor (X 𝟏, the length X's columns), a row 𝟏ᵀ first and before a
+    factor (𝟏ᵀ X). In an outer product (𝟏 xᵀ, G 𝟏 𝟏ᵀ) the length is written: 𝟏_{B}ᵀ."""
+    f = factors[i]
+    if f.shape[1] == 1:
+        return i > 0 and not isinstance(factors[i - 1], E.Ones)
+    return i == 0 and len(factors) > 1 and not isinstance(factors[1], E.Ones)
+
+
+# a head letter, or a command that takes no argument (\\gamma, \\ell), not an accent or a font
+_HEAD = re.compile(r"^([A-Za-z]|\\[A-Za-z]+)(?![A-Za-z{])")
+
+
+def hatted(latex: str) -> str:
+    """The standardized value of a name: a hat on its head letter, \\hat{Z}^{(1)} for Z^{(1)};
+    \\widehat over a name that starts otherwise (an accent, a font)."""
+    m = _HEAD.match(latex)
+    if m:
+        return rf"\hat{{{m.group(1)}}}{latex[m.end():]}"
+    return rf"\widehat{{{latex}}}"
 
 
 class LatexPrinter:
@@ -197,12 +221,43 @@ class LatexPrinter:
         return f"{coef} {self.emit(e.arg, PRODUCT)}", PRODUCT
 
     def _print_MatMul(self, e: E.Expr) -> tuple[str, int]:
-        return " ".join(
-            self._ones_in_product(f)
-            if isinstance(f, E.Ones)
-            else self.emit(f, PRODUCT + 1 if isinstance(f, E.Hadamard) else PRODUCT)
-            for f in e.children
-        ), PRODUCT
+        factors = e.children
+        parts: list[str] = []
+        for i, f in enumerate(factors):
+            if isinstance(f, E.Ones) and length_shown_by_neighbour(factors, i):
+                parts.append(self._ones_in_product(f))
+            else:
+                parts.append(self.emit(f, PRODUCT + 1 if isinstance(f, E.Hadamard) else PRODUCT))
+        return " ".join(parts), PRODUCT
+
+    def _print_AxisSum(self, e: E.Expr) -> tuple[str, int]:
+        # Z 𝟏 (the sums of the rows) or 𝟏ᵀ Z (of the columns): the ones take Z's length
+        assert isinstance(e, E.AxisSum)
+        (arg,) = e.children
+        inner = self.emit(arg, PRODUCT + 1 if isinstance(arg, E.Hadamard) else PRODUCT)
+        if e.axis == 1:
+            return rf"{inner} \mathbf{{1}}", PRODUCT
+        return rf"\mathbf{{1}}^{{T}} {inner}", PRODUCT
+
+    def _print_Variance(self, e: E.Expr) -> tuple[str, int]:
+        # the notes' V(z): per row over the batch
+        return r"\operatorname{V}" + delimit("(", ")", self.doprint(e.children[0])), ATOM
+
+    def _print_Standardize(self, e: E.Expr) -> tuple[str, int]:
+        # Ẑ when the argument is a name (no equation names the standardized value), else the
+        # notes' (z − E[z]) / √(V(z) + ε) written out
+        assert isinstance(e, E.Standardize)
+        if isinstance(e.arg, E.Var):
+            return hatted(self.names(e.arg.name)), POSTFIX
+        return self.standardize_definition(e), ATOM
+
+    def standardize_definition(self, e: E.Standardize) -> str:
+        """(Z − E[Z]) / √(V(Z) + ε) with E and V per row, over the columns (the batch)."""
+        z = self.emit(e.arg, NEG)
+        whole = self.doprint(e.arg)
+        mean = r"\operatorname{E}" + delimit("[", "]", whole)
+        var = r"\operatorname{V}" + delimit("(", ")", whole)
+        return rf"\frac{{{z} - {mean}}}{{\sqrt{{{var} + {number_latex(e.eps)}}}}}"
 
     def _print_Hadamard(self, e: E.Expr) -> tuple[str, int]:
         if e.is_scalar:  # a product of scalars

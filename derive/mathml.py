@@ -21,7 +21,17 @@ from derive import expr as E
 from derive.activations import ACTIVATIONS
 from derive.chain_rule import COMPOSITE, DIRECT, Derivation
 from derive.dispatch import handler
-from derive.latex import ADD, ATOM, HADAMARD, NEG, POSTFIX, PRODUCT, number_latex
+from derive.latex import (
+    ADD,
+    ATOM,
+    HADAMARD,
+    NEG,
+    POSTFIX,
+    PRODUCT,
+    length_shown_by_neighbour,
+    hatted,
+    number_latex,
+)
 from derive.spec import Spec
 
 MATHML_NS = "http://www.w3.org/1998/Math/MathML"
@@ -544,13 +554,36 @@ class MathmlPrinter(MathmlPrinterBase):
         return body, PRODUCT
 
     def _print_MatMul(self, e: E.Expr) -> tuple[str, int]:
+        children = e.children
         factors = [
             self._ones_in_product(f)
-            if isinstance(f, E.Ones)
+            if isinstance(f, E.Ones) and length_shown_by_neighbour(children, i)
             else self.emit(f, PRODUCT + 1 if isinstance(f, E.Hadamard) else PRODUCT)
-            for f in e.children
+            for i, f in enumerate(children)
         ]
         return mrow(*_between(factors, mo(INVISIBLE_TIMES))), PRODUCT
+
+    def _print_AxisSum(self, e: E.Expr) -> tuple[str, int]:
+        assert isinstance(e, E.AxisSum)
+        (arg,) = e.children
+        inner = self.emit(arg, PRODUCT + 1 if isinstance(arg, E.Hadamard) else PRODUCT)
+        if e.axis == 1:
+            return mrow(inner, mo(INVISIBLE_TIMES), self._ones()), PRODUCT
+        return mrow(msup(self._ones(), mi("T")), mo(INVISIBLE_TIMES), inner), PRODUCT
+
+    def _print_Variance(self, e: E.Expr) -> tuple[str, int]:
+        return self._operator("V", e.children[0]), ATOM
+
+    def _print_Standardize(self, e: E.Expr) -> tuple[str, int]:
+        assert isinstance(e, E.Standardize)
+        if isinstance(e.arg, E.Var):
+            return name_mathml(hatted(self.names(e.arg.name))), POSTFIX
+        whole = self.doprint(e.arg)
+        mean = mrow(mi("E"), fenced("[", "]", whole))
+        var = mrow(mi("V"), mo(APPLY_FUNCTION), fenced("(", ")", whole))
+        top = mrow(self.emit(e.arg, NEG), mo(MINUS), mean)
+        bottom = f"<msqrt>{mrow(var, mo('+'), number_mathml(e.eps))}</msqrt>"
+        return mfrac(top, bottom), ATOM
 
     def _print_Hadamard(self, e: E.Expr) -> tuple[str, int]:
         if e.is_scalar:  # a product of scalars
