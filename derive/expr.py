@@ -62,12 +62,17 @@ def broadcast_shape(a: Shape, b: Shape) -> Shape | None:
 
 
 def joint_shape(parts: tuple[Expr, ...] | list[Expr]) -> Shape:
-    """The shape of an elementwise combination of parts under broadcasting (they must conform)."""
+    """The shape of an elementwise combination of parts under broadcasting.
+
+    Parts that do not conform keep the first one's shape: the spec and answer readers refuse
+    them with a message before building, and the diagnosis's mutations (which may break shapes
+    on purpose) are filtered by `derive.answers.diagnosis.well_shaped`.
+    """
     shape = parts[0].shape
     for p in parts[1:]:
         joined = broadcast_shape(shape, p.shape)
         if joined is None:
-            raise ValueError(f"shapes {shape} and {p.shape} do not broadcast")
+            return parts[0].shape
         shape = joined
     return shape
 

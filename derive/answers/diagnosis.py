@@ -116,7 +116,7 @@ def well_shaped(e: E.Expr) -> bool:
             if any(a.shape[1] != b.shape[0] for a, b in pairwise(fs)):
                 return False
         elif isinstance(n, E.Hadamard):
-            if any(f.shape != n.shape for f in n.children):
+            if any(E.broadcast_shape(f.shape, n.shape) != n.shape for f in n.children):
                 return False
         elif isinstance(n, E.Add):
             for t in n.children:
@@ -541,7 +541,7 @@ def diagnose(
     """
     shape = deriv[wrt].final.shape
     caches: list[Cache] = [{} for _ in points]  # one per draw, shared by every candidate
-    tried = _evaluated(mutations(deriv, wrt), shape, points, caches)
+    tried = _evaluated(mutations(deriv, wrt), shape, points, caches, deriv[wrt].final)
     agreeing = [t.mutation for t in tried if _matches(t.values, answer)]
     if agreeing:
         best = min(agreeing, key=lambda m: m.rank)
@@ -557,9 +557,11 @@ def _evaluated(
     shape: E.Shape,
     points: Sequence[Draw],
     caches: Sequence[Cache],
+    textbook: E.Expr | None = None,
 ) -> list[_Tried]:
     """Each well-shaped candidate with its values, one per distinct set of values (the most
-    specific mutation kept), at most MAX_MUTATIONS evaluated."""
+    specific mutation kept, one made in the `textbook` form before one made in the expanded
+    form), at most MAX_MUTATIONS evaluated."""
     kept: dict[tuple[float, ...], _Tried] = {}
     for count, m in enumerate(candidates):
         if count >= MAX_MUTATIONS:
@@ -571,9 +573,35 @@ def _evaluated(
             continue
         key = _fingerprint(values)
         old = kept.get(key)
-        if old is None or m.rank < old.mutation.rank:
+        if old is None:
+            kept[key] = _Tried(m, values)
+            continue
+        # of two mutations with the same values, one that only makes its node vanish (Ẑ 𝟏 = 0
+        # for a standardized Ẑ) is the other read by accident: the other is kept
+        # and one in the form the student reads before one in the expanded form
+        if _preference(m, points, caches, textbook) < _preference(
+            old.mutation, points, caches, textbook
+        ):
             kept[key] = _Tried(m, values)
     return sorted(kept.values(), key=lambda t: t.mutation.rank)
+
+
+def _preference(
+    m: Mutation, points: Sequence[Draw], caches: Sequence[Cache], textbook: E.Expr | None
+) -> tuple[bool, bool, tuple[int, int, int, str]]:
+    expanded = textbook is not None and m.root is not textbook
+    return _vanishes(m, points, caches), expanded, m.rank
+
+
+def _vanishes(m: Mutation, points: Sequence[Draw], caches: Sequence[Cache]) -> bool:
+    """Whether the mutation puts a zero where its target was nonzero (a term falls away)."""
+    if m.new is None or m.target is None or m.kind == MISSING_TERM:
+        return False
+    new, old = _values(m.new, points, caches), _values(m.target, points, caches)
+    if new is None or old is None:
+        return False
+    size = max(float(np.max(np.abs(v))) for v in old)
+    return size > 0 and all(float(np.max(np.abs(v))) <= 1e-9 * size for v in new)
 
 
 def _values(
