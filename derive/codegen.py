@@ -228,6 +228,10 @@ class _Emitter:
             return self.with_ones(factors[0], factors[1], ones_left=False)
         if len(factors) == 2 and isinstance(factors[0], E.Ones):
             return self.with_ones(factors[1], factors[0], ones_left=True)
+        if len(factors) > 2 and isinstance(factors[-1], E.Ones):  # G 𝟏 𝟏ᵀ: (G 𝟏) 𝟏ᵀ
+            return self.with_ones(E.MatMul(tuple(factors[:-1])), factors[-1], ones_left=False)
+        if len(factors) > 2 and isinstance(factors[0], E.Ones):
+            return self.with_ones(E.MatMul(tuple(factors[1:])), factors[0], ones_left=True)
         return " @ ".join(self.emit(f, _MUL + 1) for f in factors), _MUL
 
     def with_ones(self, m: E.Expr, ones: E.Expr, ones_left: bool) -> tuple[str, int]:

@@ -8,13 +8,17 @@ sum of squares of a vector, and powers of matrices (not vectors) marked elementw
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING
 
 import sympy
 
 from derive import expr as E
 from derive.activations import ACTIVATIONS
 from derive.dispatch import handler
+
+if TYPE_CHECKING:
+    from derive.spec import Spec
 
 # binding strength: a child weaker than its context is parenthesised
 ADD, NEG, HADAMARD, PRODUCT, POSTFIX, ATOM = 1, 2, 3, 4, 5, 6
@@ -114,12 +118,37 @@ def hatted(latex: str) -> str:
     return rf"\widehat{{{latex}}}"
 
 
-class LatexPrinter:
-    """Prints expressions with the spec's LaTeX names; `names` maps ascii names to LaTeX."""
+def standardized_names(spec: Spec) -> dict[E.Expr, str]:
+    """The standardized values printed as a name, Ẑ for standardize(Z) inside a batch norm:
+    those of a named argument that no equation names, each hat given to one of them only and
+    to no name of the spec (any other is written out in full)."""
+    taken = {spec.latex_of(n) for n in spec.names()}
+    tops = {eq.expr for eq in spec.equations}
+    by_hat: dict[str, set[E.Expr]] = {}
+    for eq in spec.equations:
+        for n in E.walk_nodes(eq.expr):
+            if isinstance(n, E.Standardize) and isinstance(n.arg, E.Var) and n not in tops:
+                by_hat.setdefault(hatted(spec.latex_of(n.arg.name)), set()).add(n)
+    return {
+        next(iter(nodes)): hat
+        for hat, nodes in by_hat.items()
+        if len(nodes) == 1 and hat not in taken
+    }
 
-    def __init__(self, names: Callable[[str], str], loss: str) -> None:
+
+class LatexPrinter:
+    """Prints expressions with the spec's LaTeX names; `names` maps ascii names to LaTeX, and
+    `standardized` the standardized values shown as a name (`standardized_names`)."""
+
+    def __init__(
+        self,
+        names: Callable[[str], str],
+        loss: str,
+        standardized: Mapping[E.Expr, str] | None = None,
+    ) -> None:
         self.names = names
         self.loss = loss
+        self.standardized = dict(standardized or {})
         # a subtree shared many times (deep networks) is printed once per context; the node is
         # kept with its text so that its id cannot be reused
         self._memo: dict[tuple[int, int], tuple[E.Expr, str]] = {}
@@ -244,16 +273,17 @@ class LatexPrinter:
         return r"\operatorname{V}" + delimit("(", ")", self.doprint(e.children[0])), ATOM
 
     def _print_Standardize(self, e: E.Expr) -> tuple[str, int]:
-        # Ẑ when the argument is a name (no equation names the standardized value), else the
-        # notes' (z − E[z]) / √(V(z) + ε) written out
+        # Ẑ where the spec lets it be a name (`standardized_names`), else the notes'
+        # (z − E[z]) / √(V(z) + ε) written out
         assert isinstance(e, E.Standardize)
-        if isinstance(e.arg, E.Var):
-            return hatted(self.names(e.arg.name)), POSTFIX
+        hat = self.standardized.get(e)
+        if hat is not None:
+            return hat, POSTFIX
         return self.standardize_definition(e), ATOM
 
     def standardize_definition(self, e: E.Standardize) -> str:
         """(Z − E[Z]) / √(V(Z) + ε) with E and V per row, over the columns (the batch)."""
-        z = self.emit(e.arg, NEG)
+        z = self.emit(e.arg, ADD)
         whole = self.doprint(e.arg)
         mean = r"\operatorname{E}" + delimit("[", "]", whole)
         var = r"\operatorname{V}" + delimit("(", ")", whole)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from html import escape as _escape
 
 import sympy
@@ -29,8 +29,8 @@ from derive.latex import (
     POSTFIX,
     PRODUCT,
     length_shown_by_neighbour,
-    hatted,
     number_latex,
+    standardized_names,
 )
 from derive.spec import Spec
 
@@ -460,13 +460,19 @@ class MathmlPrinterBase:
 class MathmlPrinter(MathmlPrinterBase):
     """Prints expressions with the spec's names; `names` maps ascii names to LaTeX names."""
 
-    def __init__(self, names: Callable[[str], str], loss: str) -> None:
+    def __init__(
+        self,
+        names: Callable[[str], str],
+        loss: str,
+        standardized: Mapping[E.Expr, str] | None = None,
+    ) -> None:
         self.names = names
         self.loss = loss
+        self.standardized = dict(standardized or {})
 
     @classmethod
     def for_spec(cls, spec: Spec) -> MathmlPrinter:
-        return cls(spec.latex_of, spec.loss)
+        return cls(spec.latex_of, spec.loss, standardized_names(spec))
 
     def name(self, name: str) -> str:
         return name_mathml(self.names(name))
@@ -576,14 +582,18 @@ class MathmlPrinter(MathmlPrinterBase):
 
     def _print_Standardize(self, e: E.Expr) -> tuple[str, int]:
         assert isinstance(e, E.Standardize)
-        if isinstance(e.arg, E.Var):
-            return name_mathml(hatted(self.names(e.arg.name))), POSTFIX
+        hat = self.standardized.get(e)
+        if hat is not None:
+            return name_mathml(hat), POSTFIX
+        return self.standardize_definition(e), ATOM
+
+    def standardize_definition(self, e: E.Standardize) -> str:
         whole = self.doprint(e.arg)
         mean = mrow(mi("E"), fenced("[", "]", whole))
         var = mrow(mi("V"), mo(APPLY_FUNCTION), fenced("(", ")", whole))
-        top = mrow(self.emit(e.arg, NEG), mo(MINUS), mean)
+        top = mrow(self.emit(e.arg, ADD), mo(MINUS), mean)
         bottom = f"<msqrt>{mrow(var, mo('+'), number_mathml(e.eps))}</msqrt>"
-        return mfrac(top, bottom), ATOM
+        return mfrac(top, bottom)
 
     def _print_Hadamard(self, e: E.Expr) -> tuple[str, int]:
         if e.is_scalar:  # a product of scalars
@@ -681,7 +691,18 @@ def equation(lhs: str, rhs: str) -> str:
 def equations_mathml(spec: Spec) -> list[str]:
     """Each forward equation as a <math> block: ŷ = W⁽²⁾z + b⁽²⁾."""
     p = MathmlPrinter.for_spec(spec)
-    return [math(equation(p.name(eq.name), p.doprint(eq.expr))) for eq in spec.equations]
+    rows = []
+    for eq in spec.equations:
+        rhs = (
+            p.standardize_definition(eq.expr)
+            if isinstance(eq.expr, E.Standardize)
+            else p.doprint(eq.expr)
+        )
+        rows.append(math(equation(p.name(eq.name), rhs)))
+    for node, hat in p.standardized.items():
+        assert isinstance(node, E.Standardize)
+        rows.append(math(equation(name_mathml(hat), p.standardize_definition(node))))
+    return rows
 
 
 def step_rows(deriv: Derivation, name: str) -> list[str]:

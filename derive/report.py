@@ -26,7 +26,8 @@ from derive.chain_rule import (
     Derivation,
     Gradient,
 )
-from derive.latex import LatexPrinter, delimit
+from derive import expr as E
+from derive.latex import LatexPrinter, delimit, standardized_names
 from derive.linebreak import aligned_rows
 from derive.spec import Spec, fmt_shape
 from derive.sympy_form import ascii_form
@@ -45,7 +46,7 @@ def printer_for(spec: Spec) -> LatexPrinter:
     gradient (a deep network's gradients share most of their trees)."""
     printer = spec.__dict__.get("_printer")
     if printer is None:
-        printer = LatexPrinter(spec.latex_of, spec.loss)
+        printer = LatexPrinter(spec.latex_of, spec.loss, standardized_names(spec))
         object.__setattr__(spec, "_printer", printer)
     assert isinstance(printer, LatexPrinter)
     return printer
@@ -136,9 +137,32 @@ def equations_latex(spec: Spec) -> list[str]:
     """The forward equations as rows of an align environment, long ones broken."""
     p = printer_for(spec)
     rows: list[str] = []
+    defined: set[E.Expr] = set()
     for eq in spec.equations:
-        rows.extend(aligned_rows(spec.latex_of(eq.name), [p.doprint(eq.expr)]))
+        # an equation that standardizes is written out: Ẑ = (Z − E[Z]) / √(V(Z) + ε)
+        e = eq.expr
+        rhs = p.standardize_definition(e) if isinstance(e, E.Standardize) else p.doprint(e)
+        rows.extend(aligned_rows(spec.latex_of(eq.name), [rhs]))
+        # and so is a standardized value shown by its hat (inside a batch norm), once
+        for node in E.walk_nodes(e):
+            hat = p.standardized.get(node)
+            if hat is not None and node not in defined and isinstance(node, E.Standardize):
+                defined.add(node)
+                rows.extend(aligned_rows(hat, [p.standardize_definition(node)]))
     return rows
+
+
+def _normalization_note(spec: Spec) -> str:
+    """What E and V mean, for a spec that standardizes."""
+    if not any(
+        isinstance(n, E.Standardize) for eq in spec.equations for n in E.walk_nodes(eq.expr)
+    ):
+        return ""
+    return (
+        r" $\operatorname{E}$ and $\operatorname{V}$ are the mean and the (biased) variance of "
+        "each row over the columns (the batch), broadcast over the columns where they meet a "
+        "matrix."
+    )
 
 
 # -- whole documents ----------------------------------------------------------------------------
@@ -166,6 +190,7 @@ def to_latex_document(deriv: Derivation, names: Sequence[str]) -> str:
     out.append(
         "Gradients are in denominator layout: each has the shape of its variable. "
         r"$\odot$ is the elementwise product, $\mathbf{1}$ a vector of ones."
+        + _normalization_note(spec)
     )
     out.append(r"\section*{Gradients}")
     for name in names:
@@ -205,6 +230,7 @@ def to_markdown(deriv: Derivation, names: Sequence[str], picture: str | None = N
     out.append(
         "Gradients are in denominator layout: each has the shape of its variable. "
         "$\\odot$ is the elementwise product, $\\mathbf{1}$ a vector of ones."
+        + _normalization_note(spec)
     )
     out += ["", "## Gradients", ""]
     for name in names:

@@ -27,6 +27,7 @@ from derive.answers.lexer import Token, tokenize
 from derive.answers.names import ACCENTS, GREEK, WRAPPERS, Key, NameTable, key_of_ascii
 from derive.chain_rule import Derivation
 from derive.errors import AnswerError
+from derive.latex import standardized_names
 from derive.spec import fmt_shape
 
 MAX_CHARS = 20_000
@@ -106,13 +107,15 @@ class Reader:
             for eq in self.spec.equations
             for n in E.walk_nodes(eq.expr)
         )
-        # \hat{Z} for the standardized Z of a batch norm that no equation names
-        self.standardized: dict[str, E.Standardize] = {
-            n.arg.name: n
-            for eq in self.spec.equations
-            for n in E.walk_nodes(eq.expr)
-            if isinstance(n, E.Standardize) and isinstance(n.arg, E.Var)
-        }
+        # \hat{Z} for the standardized Z of a batch norm, as the printers show it
+        self.standardized: dict[Key, E.Expr] = {}
+        for node, hat in standardized_names(self.spec).items():
+            try:
+                hat_key = _LatexKey(hat).key()
+            except AnswerError:
+                continue
+            if hat_key is not None:
+                self.standardized[hat_key] = node
         for name in self.spec.names():
             try:
                 key = _LatexKey(self.spec.latex_of(name)).key()
@@ -889,11 +892,8 @@ class _Parser:
         return self.r.spec.var(name)
 
     def standardized_value(self, key: Key) -> E.Expr | None:
-        """\\hat{Z} for standardize(Z) inside a batch norm when no name is \\hat{Z} itself."""
-        if key.accent != "hat":
-            return None
-        name = self.r.names.lookup(Key(key.base, key.index, "", key.sup))
-        return self.r.standardized.get(name) if name is not None else None
+        """\\hat{Z}: standardize(Z) inside a batch norm, which no equation names."""
+        return self.r.standardized.get(key)
 
     def peek_group(self, k: int) -> list[Token]:
         """The tokens of the {group} starting k tokens ahead, without consuming them."""
