@@ -57,8 +57,9 @@ def small_dims(spec: Spec) -> dict[str, int]:
     """Dims small enough for the entry-by-entry check, whose expressions grow like width**depth.
 
     Dims get distinct small sizes (from 2 to 5, within the spec's own), or 1 when more than three
-    elementwise functions or standardizations are chained (the batch of a standardization 2): a 10-layer sigmoid MLP at width 5 would take hours, and at
-    size 1 only the chain itself is checked; transposes and order are then left to the
+    elementwise functions or standardizations are chained (the batch of a standardization then
+    2, since over one column it is constant): a 10-layer sigmoid MLP at width 5 would take
+    hours, and at size 1 only the chain itself is checked; transposes and order are then left to the
     other columns (numeric/ and finite differences at the spec's full dims).
     """
     nodes = [n for eq in spec.equations for n in E.walk_nodes(eq.expr)]

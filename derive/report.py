@@ -14,6 +14,7 @@ import urllib.parse
 from collections.abc import Sequence
 from typing import Any
 
+from derive import expr as E
 from derive.activations import ACTIVATIONS
 from derive.chain_rule import (
     COMPOSITE,
@@ -26,7 +27,6 @@ from derive.chain_rule import (
     Derivation,
     Gradient,
 )
-from derive import expr as E
 from derive.latex import LatexPrinter, delimit, standardized_names
 from derive.linebreak import aligned_rows
 from derive.spec import Spec, fmt_shape

@@ -45,15 +45,15 @@ def _per_row_factors(G: E.Expr) -> tuple[list[E.Expr], E.Expr]:
     """G = c ⊙ G′ with c the factors of G that are columns (constant along each row) and G′ the
     rest: ([c, ...], G′); ([], G) when G has no such factor."""
     if isinstance(G, E.Scale):
-        columns, rest = _per_row_factors(G.arg)
-        return columns, E.scale(G.coef, rest)
+        inside, body = _per_row_factors(G.arg)
+        return inside, E.scale(G.coef, body)
     if not isinstance(G, E.Hadamard) or 1 in G.shape:
         return [], G
     columns = [f for f in G.children if f.shape == (G.shape[0], 1)]
     if not columns:
         return [], G
-    rest = [f for f in G.children if f.shape != (G.shape[0], 1)]
-    return columns, E.hadamard(*rest) if rest else E.Ones(G.shape)
+    others = [f for f in G.children if f.shape != (G.shape[0], 1)]
+    return columns, E.hadamard(*others) if others else E.Ones(G.shape)
 
 
 class BackwardRules:

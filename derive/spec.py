@@ -897,7 +897,8 @@ class _EquationReader:
         return E.Apply(fn, arg)
 
     def axis_keyword(self, fn: str, node: ast.Call) -> int | None:
-        """The axis= of sum and mean: 0 sums down each column (a row), 1 along each row (a column)."""
+        """The axis= of sum and mean: 0 down each column (gives a row), 1 along each row (a
+        column)."""
         if not node.keywords:
             return None
         if fn not in REDUCTIONS:
@@ -929,8 +930,8 @@ class _EquationReader:
             if not isinstance(raw, ast.Constant):
                 raise self.fail(f"{fn}'s eps must be a number, as in {usage}", node)
             eps = self.number(raw)
-            if not 0 < eps <= 1:
-                raise self.fail(f"{fn}'s eps must be in (0, 1], got {eps}", node)
+            if not eps > 0:
+                raise self.fail(f"{fn}'s eps must be positive, got {eps}", node)
         z = self.visit(node.args[0], depth + 1)
         hat = E.Standardize(z, eps)
         if fn == "standardize":

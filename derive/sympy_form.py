@@ -112,13 +112,13 @@ class _SympyBuilder:
 
     def centred(self, arg: E.Expr) -> sympy.Basic:
         """Z − (1/c) Z 𝟏 𝟏ᵀ: each row minus its mean."""
-        rows, cols = self.shape(arg)
+        cols = self.shape(arg)[1]
         z = self.build(arg)
         mean = MatMul(1 / cols, z, OneMatrix(cols, 1), OneMatrix(1, cols), evaluate=False)
         return MatAdd(z, MatMul(-1, mean, evaluate=False), evaluate=False)
 
     def variance(self, arg: E.Expr) -> sympy.Basic:
-        rows, cols = self.shape(arg)
+        cols = self.shape(arg)[1]
         squares = HadamardPower(self.centred(arg), 2)
         return MatMul(1 / cols, squares, OneMatrix(cols, 1), evaluate=False)
 

@@ -50,8 +50,8 @@ SAMPLES: dict[type, E.Expr] = {
     E.Variance: E.Variance(M),
     E.Standardize: E.Standardize(M, sympy.Rational(1, 1000)),
 }
-ENV = {"M": np.array([[0.0, 1, 2], [3, 5, 4], [-1, 6, 2]]), "v": np.ones((3, 1)), "u": np.full((3, 1), 2.0),
-       "s": np.full((1, 1), 4.0)}  # fmt: skip
+ENV = {"M": np.array([[0.0, 1, 2], [3, 5, 4], [-1, 6, 2]]), "v": np.ones((3, 1)),
+       "u": np.full((3, 1), 2.0), "s": np.full((1, 1), 4.0)}  # fmt: skip
 # leaves: the reverse walk stops there, no rule is asked for
 NO_RULE = {E.Var, E.GradRef}
 KINDS = sorted(SAMPLES, key=lambda c: c.__name__)

@@ -20,7 +20,6 @@ from derive import check
 from derive import expr as E
 from derive.evaluate import evaluate
 from derive.report import printer_for
-from derive.spec import parse_spec
 from derive.verify import verify_spec
 from tests.conftest import EXAMPLES, ROOT
 
@@ -168,7 +167,7 @@ WITH_G = (
     rf"- \hat{{Z}} \odot (({G} \odot \hat{{Z}}) \mathbf{{1}}_B) \mathbf{{1}}_B^T\right)"
 )
 DROPPED_MEAN = rf"\frac{{1}}{{B}} \gamma \odot {INV_STD} \odot \left(B {DL_DN} - \hat{{Z}} \odot (({DL_DN} \odot \hat{{Z}}) \mathbf{{1}}_B) \mathbf{{1}}_B^T\right)"  # noqa: E501
-DROPPED_HAT = rf"\frac{{1}}{{B}} \gamma \odot {INV_STD} \odot \left(B {DL_DN} - {DL_DN} {ONES}\right)"
+DROPPED_HAT = rf"\frac{{1}}{{B}} \gamma \odot {INV_STD} \odot \left(B {DL_DN} - {DL_DN} {ONES}\right)"  # noqa: E501
 
 
 @pytest.mark.parametrize(("wrt", "answer"), [

@@ -308,7 +308,7 @@ CASES: list[tuple[str, str, tuple[str, ...]]] = [
     ("standardize_eps_variable", hidden("standardize(W, c)"),
      ("equation 'z'", "standardize's eps must be a number")),
     ("standardize_eps_zero", hidden("standardize(W, 0)"),
-     ("equation 'z'", "standardize's eps must be in (0, 1], got 0")),
+     ("equation 'z'", "standardize's eps must be positive, got 0")),
     ("batchnorm_too_few", hidden("batchnorm(W, b)"),
      ("equation 'z'", "batchnorm() takes 3 or 4 arguments, got 2",
       "batchnorm(Z, gamma, beta, eps)")),
