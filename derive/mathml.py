@@ -750,4 +750,12 @@ def where_rows(deriv: Derivation, name: str) -> list[str]:
         if e.consumer != deriv.spec.loss and e.consumer not in seen:
             seen.add(e.consumer)
             out.append(equation(p.grad(e.consumer), p.doprint(deriv[e.consumer].final)))
+    for g_edge in g.edges:
+        for node in E.walk_nodes(g_edge.contribution):
+            hat = p.standardized.get(node)
+            if hat is not None and isinstance(node, E.Standardize):
+                row = equation(name_mathml(hat), p.standardize_definition(node))
+                if row not in seen:
+                    seen.add(row)
+                    out.append(row)
     return out

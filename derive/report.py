@@ -121,7 +121,20 @@ def where_lines(deriv: Derivation, name: str) -> list[str]:
         if e.consumer != deriv.spec.loss and e.consumer not in seen:
             seen.add(e.consumer)
             out.append(f"{p.grad(e.consumer)} = {final_latex(deriv, e.consumer)}")
+    for node in standardized_in(p, g):
+        line = f"{p.standardized[node]} = {p.standardize_definition(node)}"
+        out.append(line + r" \quad \text{(per row, over the batch)}")
     return out
+
+
+def standardized_in(p: LatexPrinter, g: Gradient) -> list[E.Standardize]:
+    """The standardized values a gradient's steps show by their hat (Ẑ of a batch norm)."""
+    found: list[E.Standardize] = []
+    for e in g.edges:
+        for node in E.walk_nodes(e.contribution):
+            if isinstance(node, E.Standardize) and node in p.standardized and node not in found:
+                found.append(node)
+    return found
 
 
 def fanout_note(g: Gradient) -> str | None:
