@@ -18,8 +18,10 @@ from derive.chain_rule import Derivation, derive_gradients
 from derive.elementwise import ElementwiseResult, elementwise_check
 from derive.errors import UnknownVariableError
 from derive.expr import Expr, Shape
+from derive.latex import printer_for
 from derive.limits import DEFAULT, Limits, check_expression
 from derive.spec import Spec, load_spec, parse_spec, spec_from_dict
+from derive.steps import Step
 from derive.sympy_form import ascii_form, to_sympy
 
 
@@ -56,6 +58,11 @@ class GradientResult:
         return report.step_lines(self._d, self.wrt)
 
     @property
+    def step_data(self) -> list[Step]:
+        """The steps as data (`derive.steps.Step`): kind, partials or expression."""
+        return [step for step, _ in report.rendered_steps(self._d, self.wrt)]
+
+    @property
     def where(self) -> list[str]:
         """The local factors and upstream gradients the steps use, in LaTeX."""
         return report.where_lines(self._d, self.wrt)
@@ -77,7 +84,7 @@ class GradientResult:
         return e
 
     def expanded_latex(self) -> str:
-        return report.printer_for(self._d.spec).doprint(self.expanded())
+        return printer_for(self._d.spec).doprint(self.expanded())
 
     def __repr__(self) -> str:
         return f"<gradient d{self._d.spec.loss}/d{self.wrt} = {self.text}>"

@@ -83,10 +83,7 @@ class Derivation:
 
     def expanded(self, name: str) -> E.Expr:
         """The gradient with every forward intermediate replaced by its definition."""
-        definitions: dict[str, E.Expr] = {}
-        for eq in self.spec.equations:
-            definitions[eq.name] = E.substitute_vars(eq.expr, definitions)
-        return E.substitute_vars(self[name].final, definitions)
+        return E.substitute_vars(self[name].final, self.spec.definitions())
 
 
 def _unknown(spec: Spec, name: str) -> str:

@@ -12,21 +12,21 @@ from __future__ import annotations
 
 import builtins
 import keyword
-import re
 import shlex
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import sympy
 from sympy.printing.pycode import pycode
 
 from derive import expr as E
-from derive import report
 from derive.activations import ACTIVATIONS
 from derive.chain_rule import Derivation
 from derive.dispatch import handler
 from derive.files import write_text_atomic
+from derive.latex import printer_for
 from derive.spec import Spec
 
 # The docstring is fixed text: what comes from the spec or the command line (paths, the title,
@@ -51,13 +51,6 @@ import numpy as np
 
 '''
 
-def helpers() -> str:
-    """The activation table's helper functions (a generated module keeps those it uses)."""
-    return "\n" + "".join(
-        "\n" + act.helper.strip("\n") + "\n\n" for act in ACTIVATIONS.values() if act.helper
-    )
-
-
 def helper_names() -> tuple[str, ...]:
     return tuple(a.helper_name for a in ACTIVATIONS.values() if a.helper_name)
 
@@ -72,6 +65,27 @@ def _reserved() -> set[str]:
 
 # binding strength of emitted Python
 _ADD, _MUL, _UNARY, _POW, _ATOM = 1, 2, 3, 4, 5
+
+
+@dataclass(frozen=True)
+class Stmt:
+    """One generated statement: `targets op value`, and every module-level or local name the
+    value reads (spec arrays, gradients, temporaries, dims, `dtype`, helper functions), recorded
+    while it was printed. Dead-code removal, freeing after last use and helper selection work on
+    these records, never on the printed text."""
+
+    targets: tuple[str, ...]
+    op: str  # "=", "+=", "-=", "*="
+    value: str
+    reads: frozenset[str]
+
+    @property
+    def text(self) -> str:
+        lhs = self.targets[0] if len(self.targets) == 1 else ", ".join(self.targets) + ","
+        return f"{lhs} {self.op} {self.value}"
+
+    def mentions(self) -> frozenset[str]:
+        return self.reads | set(self.targets)
 
 
 class _Names:
@@ -103,12 +117,23 @@ class _Emitter:
         self.dims = dims
         self.temps: dict[E.Expr, str] = {}
         self.shared: set[E.Expr] = set()
-        self.lines: list[str] = []
+        self.lines: list[Stmt] = []
+        self.reading: set[str] = set()  # what the statement being printed reads so far
+
+    def read(self, name: str) -> str:
+        self.reading.add(name)
+        return name
+
+    def put(self, target: str, op: str, value: str) -> None:
+        """Record `target op value` with what printing value read (and an update its target)."""
+        reads = self.reading | ({target} if op != "=" else set())
+        self.lines.append(Stmt((target,), op, value, frozenset(reads)))
+        self.reading = set()
 
     # -- scalars and shapes -------------------------------------------------------------------
 
     def number(self, v: sympy.Expr) -> str:
-        symbols = {s: sympy.Symbol(self.dims[s.name]) for s in v.free_symbols}
+        symbols = {s: sympy.Symbol(self.read(self.dims[s.name])) for s in v.free_symbols}
         value = v.xreplace(symbols)
         if value.is_Integer:
             return f"{int(value)}.0"
@@ -117,14 +142,14 @@ class _Emitter:
         return f"({pycode(value)})"
 
     def shape(self, shape: E.Shape) -> str:
-        parts = [str(d) if isinstance(d, int) else self.dims[d] for d in shape]
+        parts = [str(d) if isinstance(d, int) else self.read(self.dims[d]) for d in shape]
         return f"({parts[0]}, {parts[1]})"
 
     # -- expressions --------------------------------------------------------------------------
 
     def emit(self, e: E.Expr, context: int = 0) -> str:
         if e in self.temps:
-            return self.temps[e]
+            return self.read(self.temps[e])
         text, strength = self.raw(e)
         return f"({text})" if strength < context else text
 
@@ -135,24 +160,25 @@ class _Emitter:
         return text, strength
 
     def _code_Var(self, e: E.Var) -> tuple[str, int]:
-        return self.names.var[e.name], _ATOM
+        return self.read(self.names.var[e.name]), _ATOM
 
     def _code_GradRef(self, e: E.GradRef) -> tuple[str, int]:
-        return self.names.grad_of(e.name), _ATOM
+        return self.read(self.names.grad_of(e.name)), _ATOM
 
     def _code_Const(self, e: E.Const) -> tuple[str, int]:
         text = self.number(e.value)
         return text, (_UNARY if text.startswith("-") else _ATOM)
 
     def _code_Ones(self, e: E.Ones) -> tuple[str, int]:
-        return f"np.ones({self.shape(e.shape)}, dtype=dtype)", _ATOM
+        return f"np.ones({self.shape(e.shape)}, dtype={self.read('dtype')})", _ATOM
 
     def _code_Zero(self, e: E.Zero) -> tuple[str, int]:
-        return f"np.zeros({self.shape(e.shape)}, dtype=dtype)", _ATOM
+        return f"np.zeros({self.shape(e.shape)}, dtype={self.read('dtype')})", _ATOM
 
     def _code_Identity(self, e: E.Identity) -> tuple[str, int]:
         d = e.shape[0]
-        return f"np.eye({d if isinstance(d, int) else self.dims[d]}, dtype=dtype)", _ATOM
+        n = str(d) if isinstance(d, int) else self.read(self.dims[d])
+        return f"np.eye({n}, dtype={self.read('dtype')})", _ATOM
 
     def _code_Add(self, e: E.Add) -> tuple[str, int]:
         parts: list[str] = []
@@ -168,7 +194,8 @@ class _Emitter:
 
     def _code_Scale(self, e: E.Scale) -> tuple[str, int]:
         if isinstance(e.arg, E.Ones):
-            return f"np.full({self.shape(e.shape)}, {self.number(e.coef)}, dtype=dtype)", _ATOM
+            full = f"{self.shape(e.shape)}, {self.number(e.coef)}, dtype={self.read('dtype')}"
+            return f"np.full({full})", _ATOM
         if e.coef == -1:
             return "-" + self.emit(e.arg, _POW), _UNARY
         return f"{self.number(e.coef)} * {self.emit(e.arg, _MUL + 1)}", _MUL
@@ -192,7 +219,10 @@ class _Emitter:
         return f"{self.emit(e.children[0], _ATOM)}.T", _ATOM
 
     def _code_Apply(self, e: E.Apply) -> tuple[str, int]:
-        return ACTIVATIONS[e.fn].code(self.emit(e.children[0]), e.param), _ATOM
+        act = ACTIVATIONS[e.fn]
+        if act.helper_name:
+            self.read(act.helper_name)
+        return act.code(self.emit(e.children[0]), e.param), _ATOM
 
     def _code_Indicator(self, e: E.Indicator) -> tuple[str, int]:
         op = ">" if e.relation == ">" else "<="
@@ -264,7 +294,7 @@ class _Emitter:
         """target = e, evaluating elementwise chains in place on a fresh array where possible."""
         self.prepare(e)
         if e in self.temps or isinstance(e, E.Var | E.GradRef):
-            self.lines.append(f"{target} = {self.emit(e)}")
+            self.put(target, "=", self.emit(e))
             return
         if isinstance(e, E.Hadamard | E.ScalarMul) and not e.is_scalar:
             factors = list(e.children)
@@ -274,7 +304,7 @@ class _Emitter:
                 factors.remove(fresh)
                 self.assign(target, fresh)
                 for f in factors:
-                    self.lines.append(f"{target} *= {self.emit(f, _MUL + 1)}")
+                    self.put(target, "*=", self.emit(f, _MUL + 1))
                 return
         if isinstance(e, E.Add) and not e.is_scalar:
             first, *rest = e.children
@@ -282,11 +312,11 @@ class _Emitter:
                 self.assign(target, first)
                 for t in rest:
                     if isinstance(t, E.Scale) and E.is_negative(t.coef):
-                        self.lines.append(f"{target} -= {self.emit(E.scale(-t.coef, t.arg), _MUL)}")
+                        self.put(target, "-=", self.emit(E.scale(-t.coef, t.arg), _MUL))
                     elif isinstance(t, E.Ones):
-                        self.lines.append(f"{target} += 1.0")
+                        self.put(target, "+=", "1.0")
                     else:
-                        self.lines.append(f"{target} += {self.emit(t, _MUL)}")
+                        self.put(target, "+=", self.emit(t, _MUL))
                 return
         if (
             isinstance(e, E.Scale)
@@ -296,9 +326,9 @@ class _Emitter:
             and not isinstance(e.arg, E.Ones)
         ):
             self.assign(target, e.arg)
-            self.lines.append(f"{target} *= {self.number(e.coef)}")
+            self.put(target, "*=", self.number(e.coef))
             return
-        self.lines.append(f"{target} = {self.emit(e)}")
+        self.put(target, "=", self.emit(e))
 
     def is_fresh(self, e: E.Expr) -> bool:
         """Whether printing e creates a new array that may be overwritten."""
@@ -332,7 +362,7 @@ class _Emitter:
         for node in E.walk_nodes(e):
             if node in self.shared and node not in self.temps:
                 name = self.names.fresh(f"t{len(self.temps) + 1}")
-                self.lines.append(f"{name} = {self.emit(node)}")
+                self.put(name, "=", self.emit(node))
                 self.temps[node] = name
 
 
@@ -363,9 +393,6 @@ def generate(deriv: Derivation, source: str, target: str = "FILE.py") -> str:
     names = _Names(spec.names())
     dims = {d: names.fresh(d) for d in spec.dims}
     wanted = [n for n in deriv.gradients if deriv.gradients[n].role in ("param", "intermediate")]
-    out = [HEADER.format(provenance=_provenance(source, spec.title, target))]
-    out.append(f"WRT = {tuple(wanted)!r}\n")
-    out.append(helpers())
 
     # forward
     fwd = _Emitter(names, dims)
@@ -374,17 +401,7 @@ def generate(deriv: Derivation, source: str, target: str = "FILE.py") -> str:
     fwd.hoist([eq.expr for eq in spec.equations])
     for eq in spec.equations:
         fwd.assign(names.var[eq.name], eq.expr)
-    keys = [*spec.variables, *spec.intermediates]
-    out.append(f"\ndef _forward({args}):")
-    out.append('    """The forward pass: every intermediate, in the spec\'s order."""')
-    out.extend("    " + line for line in _drop_unused(fwd.lines, list(dims.values())))
-    out.append("    return " + ", ".join(names.var[n] for n in spec.intermediates) + ",\n")
-
-    out.append("\ndef forward(**arrays):")
-    out.append('    """Inputs and every intermediate by name (the last one is the loss)."""')
-    out.append(f"    {args}, = _unpack(arrays)")
-    out.append(f"    {', '.join(names.var[n] for n in spec.intermediates)}, = _forward({args})")
-    out.append("    return {" + ", ".join(f"{k!r}: {names.var[k]}" for k in keys) + "}\n")
+    forward_body = _drop_unused(fwd.lines, list(dims.values()))
 
     # backward: the forward statements inlined (one call less), then the gradients; two
     # entry points: gradients() returns the parameters' gradients and frees every array as soon
@@ -397,10 +414,30 @@ def generate(deriv: Derivation, source: str, target: str = "FILE.py") -> str:
     bwd.hoist([deriv.gradients[n].local for n in order])
     for n in order:
         bwd.assign(names.grad_of(n), deriv.gradients[n].local)
-    p = report.printer_for(spec)
-    body = [f"{args}, = _unpack(arrays)", "dtype = _dtype(arrays)", *fwd.lines, *bwd.lines]
+    unpack = Stmt(tuple(names.var[n] for n in spec.variables), "=", "_unpack(arrays)",
+                  frozenset({"_unpack"}))  # fmt: skip
+    dtype = Stmt(("dtype",), "=", "_dtype(arrays)", frozenset({"_dtype"}))
     dead = ["dtype", *dims.values(), *(names.var[n] for n in reversed(spec.intermediates))]
-    body = _drop_unused(body, dead)
+    body = _drop_unused([unpack, dtype, *fwd.lines, *bwd.lines], dead)
+
+    reads: set[str] = set()
+    for st in [*forward_body, *body]:
+        reads |= st.reads
+    used = _helpers_used(reads)
+    out = [HEADER.format(provenance=_provenance(source, spec.title, target))]
+    keys = [*spec.variables, *spec.intermediates]
+    out.append(f"WRT = {tuple(wanted)!r}" + _helper_source(used) + f"def _forward({args}):")
+    out.append('    """The forward pass: every intermediate, in the spec\'s order."""')
+    out.extend("    " + st.text for st in forward_body)
+    out.append("    return " + ", ".join(names.var[n] for n in spec.intermediates) + ",\n")
+
+    out.append("\ndef forward(**arrays):")
+    out.append('    """Inputs and every intermediate by name (the last one is the loss)."""')
+    out.append(f"    {args}, = _unpack(arrays)")
+    out.append(f"    {', '.join(names.var[n] for n in spec.intermediates)}, = _forward({args})")
+    out.append("    return {" + ", ".join(f"{k!r}: {names.var[k]}" for k in keys) + "}\n")
+
+    p = printer_for(spec)
     inputs = set(names.var[n] for n in spec.variables)
     for fname, returned, what in (
         ("gradients", params, "parameter"),
@@ -412,7 +449,7 @@ def generate(deriv: Derivation, source: str, target: str = "FILE.py") -> str:
         for n in returned:
             latex = f"{p.grad(n)} = {p.doprint(deriv.gradients[n].final)}"
             out.append("    # " + _comment_text(latex))
-        lines = body if fname == "all_gradients" else _with_frees(body, keep)
+        lines = [st.text for st in body] if fname == "all_gradients" else _with_frees(body, keep)
         out.extend("    " + line for line in lines)
         pairs = ", ".join(f"{n!r}: {names.grad_of(n)}" for n in returned)
         if fname == "all_gradients":
@@ -422,66 +459,77 @@ def generate(deriv: Derivation, source: str, target: str = "FILE.py") -> str:
         else:
             out.append("    return {" + pairs + "}\n")
 
-    out.append(_unpack_source(spec))
-    text = "\n".join(out)
-    unused = True
-    while unused:  # a helper used only by a dropped helper (_sigmoid by _silu) goes next
-        unused = False
-        for helper in (*helper_names(), "_dtype"):
-            if f"def {helper}(" in text and text.count(f"{helper}(") == 1:
-                text = _drop_function(text, helper)  # only its definition: not used here
-                unused = True
-    return text
+    out.append(_unpack_source(spec, with_dtype="_dtype" in used))
+    return "\n".join(out)
 
 
-def _drop_function(text: str, name: str) -> str:
-    """text without the top-level function `name` (a helper this network does not use)."""
-    start = text.index(f"def {name}(")
-    end = text.find("\ndef ", start + 1)
-    end = len(text) if end < 0 else end + 1
-    return text[:start].rstrip("\n") + "\n\n\n" + text[end:].lstrip("\n")
+def _helper_needs() -> dict[str, set[str]]:
+    """Each helper function of the activation table and the other helpers its source calls."""
+    sources = {a.helper_name: a.helper for a in ACTIVATIONS.values() if a.helper_name}
+    return {h: {o for o in sources if o != h and f"{o}(" in text} for h, text in sources.items()}
 
 
-def _drop_unused(lines: list[str], candidates: Sequence[str]) -> list[str]:
+def _helpers_used(reads: Iterable[str]) -> set[str]:
+    """The helpers the kept statements call, with the helpers those call (_silu: _sigmoid)."""
+    needs = _helper_needs()
+    used: set[str] = set()
+    stack = [r for r in reads if r in needs or r == "_dtype"]
+    while stack:
+        h = stack.pop()
+        if h not in used:
+            used.add(h)
+            stack.extend(needs.get(h, ()))
+    return used
+
+
+def _helper_source(used: set[str]) -> str:
+    """The used helpers' source in the table's order, with the blank lines around them: two
+    between definitions, three where a helper is the table's first or last (as the module has
+    always been laid out, so that regenerating a module changes nothing)."""
+    table = [a for a in ACTIVATIONS.values() if a.helper_name]
+    chosen = [a for a in table if a.helper_name in used]
+    if not chosen:
+        return "\n" * 3
+    before = 4 if chosen[0] is table[0] else 3
+    after = 4 if chosen[-1] is table[-1] else 3
+    body = "\n\n\n".join(a.helper.strip("\n") for a in chosen)
+    return "\n" * before + body + "\n" * after
+
+
+def _drop_unused(stmts: list[Stmt], candidates: Sequence[str]) -> list[Stmt]:
     """Drop every statement that assigns a candidate name no other statement reads.
 
     `name = ...` and the in-place updates after it (`name += ...`) go together; candidates are
     taken in the order given, so list later intermediates first to let removals cascade.
     """
-    kept = list(lines)
+    kept = list(stmts)
     for name in candidates:
-        own = re.compile(rf"^{re.escape(name)} (=|\+=|-=|\*=) ")
-        mine = [i for i, line in enumerate(kept) if own.match(line)]
+        mine = [st for st in kept if st.targets == (name,)]
         if not mine:
             continue
-        others = " ".join(
-            line.split(" ", 2)[2] if i in mine else line for i, line in enumerate(kept)
-        )
-        if not re.search(rf"\b{re.escape(name)}\b", others):
-            kept = [line for i, line in enumerate(kept) if i not in mine]
+        elsewhere = any(name in st.mentions() for st in kept if st not in mine)
+        by_own = any(name in st.reads for st in mine if st.op == "=")
+        if not elsewhere and not by_own:
+            kept = [st for st in kept if st not in mine]
     return kept
 
 
-_ASSIGNED = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*) (=|\+=|-=|\*=) ")
-_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-
-
-def _with_frees(lines: list[str], keep: set[str]) -> list[str]:
-    """`del name` after the last statement that reads each local array not in `keep`."""
+def _with_frees(stmts: list[Stmt], keep: set[str]) -> list[str]:
+    """The statements' text, with `del name` after the last statement that mentions each local
+    array not in `keep`."""
     last: dict[str, int] = {}
     assigned: set[str] = set()
-    for i, line in enumerate(lines):
-        m = _ASSIGNED.match(line)
-        if m:
-            assigned.add(m.group(1))
-        for word in _WORD.findall(line):
-            last[word] = i
+    for i, st in enumerate(stmts):
+        if len(st.targets) == 1:
+            assigned.add(st.targets[0])
+        for name in st.mentions():
+            last[name] = i
     frees: dict[int, list[str]] = {}
     for name in sorted(assigned - keep - {"dtype"}):
         frees.setdefault(last[name], []).append(name)
     out: list[str] = []
-    for i, line in enumerate(lines):
-        out.append(line)
+    for i, st in enumerate(stmts):
+        out.append(st.text)
         if i in frees:
             out.append("del " + ", ".join(frees[i]))
     return out
@@ -502,20 +550,21 @@ def _needed(deriv: Derivation, wanted: Sequence[str]) -> set[str]:
     return needed
 
 
-def _dim_lines(spec: Spec, names: _Names, dims: dict[str, str]) -> list[str]:
-    lines: list[str] = []
+def _dim_lines(spec: Spec, names: _Names, dims: dict[str, str]) -> list[Stmt]:
+    lines: list[Stmt] = []
     for d, local in dims.items():
         for v in spec.variables.values():
             if d in v.shape:
                 axis = v.shape.index(d)
-                lines.append(f"{local} = {names.var[v.name]}.shape[{axis}]")
+                array = names.var[v.name]
+                lines.append(Stmt((local,), "=", f"{array}.shape[{axis}]", frozenset({array})))
                 break
     return lines
 
 
-def _unpack_source(spec: Spec) -> str:
+def _unpack_source(spec: Spec, with_dtype: bool) -> str:
     order = list(spec.variables)
-    return "\n".join(
+    text = "\n".join(
         [
             "",
             f"_NAMES = {tuple(order)!r}",
@@ -537,10 +586,13 @@ def _unpack_source(spec: Spec) -> str:
             "    return grads",
             "",
             "",
-            "def _dtype(arrays):",
-            "    return np.result_type(*(np.asarray(arrays[n]) for n in _NAMES))",
-            "",
         ]
+    )
+    if not with_dtype:
+        return text + "\n"
+    return text + "\n" + (
+        "def _dtype(arrays):\n"
+        "    return np.result_type(*(np.asarray(arrays[n]) for n in _NAMES))\n"
     )
 
 

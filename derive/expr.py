@@ -122,32 +122,30 @@ class Expr:
         return is_scalar(self.shape)
 
 
-class Var(Expr):
+class _Named(Expr):
+    """A leaf known by a name (not itself a node type: see Var and GradRef)."""
+
+    __slots__ = ("name",)
+    fields = ("name",)
+
+    def __init__(self, name: str, shape: Shape) -> None:
+        self.name = name
+        self._finish(shape)
+
+    def rebuild(self, children: tuple[Expr, ...]) -> Expr:
+        return self
+
+
+class Var(_Named):
     """A named matrix: a variable of the spec or a forward intermediate (names stay names)."""
 
-    __slots__ = ("name",)
-    fields = ("name",)
-
-    def __init__(self, name: str, shape: Shape) -> None:
-        self.name = name
-        self._finish(shape)
-
-    def rebuild(self, children: tuple[Expr, ...]) -> Expr:
-        return self
+    __slots__ = ()
 
 
-class GradRef(Expr):
+class GradRef(_Named):
     """∂loss/∂name, by name: the upstream gradient a textbook reuses (δ)."""
 
-    __slots__ = ("name",)
-    fields = ("name",)
-
-    def __init__(self, name: str, shape: Shape) -> None:
-        self.name = name
-        self._finish(shape)
-
-    def rebuild(self, children: tuple[Expr, ...]) -> Expr:
-        return self
+    __slots__ = ()
 
 
 class Const(Expr):

@@ -12,6 +12,7 @@ import unicodedata
 from html import escape as _escape_markup
 
 from derive import expr as E
+from derive.greek import LETTERS
 from derive.spec import Spec
 
 COLORS = {
@@ -25,26 +26,6 @@ BOX_W, BOX_H, GAP_X, GAP_Y, MARGIN = 120, 40, 70, 24, 20
 
 _SUPERSCRIPTS = str.maketrans("0123456789()T", "⁰¹²³⁴⁵⁶⁷⁸⁹⁽⁾ᵀ")
 _SUBSCRIPTS = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
-_GREEK = dict(
-    zip(
-        [
-            "alpha",
-            "beta",
-            "gamma",
-            "delta",
-            "mu",
-            "sigma",
-            "lambda",
-            "theta",
-            "epsilon",
-            "eta",
-            "tau",
-            "phi",
-        ],
-        "αβγδμσλθεητφ",
-        strict=True,
-    )
-)
 _ACCENT = {"hat": "\u0302", "widehat": "\u0302", "bar": "\u0304", "tilde": "\u0303"}
 
 
@@ -55,7 +36,7 @@ def plain(latex: str) -> str:
         text = re.sub(rf"\\{name}\{{(\w)\}}", rf"\g<1>{mark}", text)
     wrappers = "mathcal|mathbf|boldsymbol|mathrm|operatorname|bm"
     text = re.sub(rf"\\({wrappers})\{{([^{{}}]*)\}}", r"\2", text)
-    text = re.sub(r"\\([A-Za-z]+)", lambda m: _GREEK.get(m.group(1), m.group(1)), text)
+    text = re.sub(r"\\([A-Za-z]+)", lambda m: LETTERS.get(m.group(1), m.group(1)), text)
     text = re.sub(r"\^\{([^{}]*)\}", lambda m: m.group(1).translate(_SUPERSCRIPTS), text)
     text = re.sub(r"_\{([^{}]*)\}", lambda m: m.group(1).translate(_SUBSCRIPTS), text)
     text = re.sub(r"\^(\w)", lambda m: m.group(1).translate(_SUPERSCRIPTS), text)

@@ -16,6 +16,7 @@ import sympy
 from derive import expr as E
 from derive.activations import ACTIVATIONS
 from derive.dispatch import handler
+from derive.spec import Spec
 
 if TYPE_CHECKING:
     from derive.spec import Spec
@@ -351,3 +352,14 @@ class LatexPrinter:
 
     def _print_Identity(self, e: E.Expr) -> tuple[str, int]:
         return "I", ATOM
+
+
+def printer_for(spec: Spec) -> LatexPrinter:
+    """The spec's printer, one per spec: its memo of printed subtrees is shared by every
+    gradient (a deep network's gradients share most of their trees)."""
+    printer = spec.__dict__.get("_printer")
+    if printer is None:
+        printer = LatexPrinter(spec.latex_of, spec.loss, standardized_names(spec))
+        object.__setattr__(spec, "_printer", printer)
+    assert isinstance(printer, LatexPrinter)
+    return printer

@@ -19,8 +19,9 @@ import sympy
 
 from derive import expr as E
 from derive.activations import ACTIVATIONS
-from derive.chain_rule import COMPOSITE, DIRECT, Derivation
+from derive.chain_rule import Derivation
 from derive.dispatch import handler
+from derive.greek import LETTERS
 from derive.latex import (
     ADD,
     ATOM,
@@ -33,6 +34,7 @@ from derive.latex import (
     standardized_names,
 )
 from derive.spec import Spec
+from derive.steps import CHAIN, Partial, steps, where
 
 MATHML_NS = "http://www.w3.org/1998/Math/MathML"
 INVISIBLE_TIMES = "\u2062"
@@ -114,41 +116,7 @@ def _unicode_name(name: str) -> str | None:
         return None
 
 
-_GREEK_NAMES = [
-    "alpha",
-    "beta",
-    "gamma",
-    "delta",
-    "epsilon",
-    "zeta",
-    "eta",
-    "theta",
-    "iota",
-    "kappa",
-    "lamda",
-    "mu",
-    "nu",
-    "xi",
-    "omicron",
-    "pi",
-    "rho",
-    "sigma",
-    "tau",
-    "upsilon",
-    "phi",
-    "chi",
-    "psi",
-    "omega",
-]
-GREEK: dict[str, str] = {
-    (name if case == "SMALL" else name.capitalize()).replace("lamda", "lambda"): char
-    for name in _GREEK_NAMES
-    for case in ("SMALL", "CAPITAL")
-    if (char := _unicode_name(f"GREEK {case} LETTER {name.upper()}")) is not None
-}
-# TeX's \epsilon is the lunate ϵ and \varepsilon the open ε; \phi is ϕ and \varphi φ
-GREEK |= {"epsilon": "\u03f5", "varepsilon": "\u03b5", "phi": "\u03d5", "varphi": "\u03c6",
-          "vartheta": "\u03d1", "varsigma": "\u03c2"}  # fmt: skip
+GREEK: dict[str, str] = dict(LETTERS)  # TeX's letters and the characters it prints
 SYMBOLS = {"ell": "\u2113", "top": "\u22a4", "intercal": "\u22ba", "partial": "\u2202",
            "nabla": "\u2207", "infty": "\u221e"}  # fmt: skip
 OPERATORS = {"prime": "\u2032", "cdot": "\u22c5", "odot": "\u2299", "circ": "\u2218",
@@ -692,70 +660,58 @@ def equations_mathml(spec: Spec) -> list[str]:
     """Each forward equation as a <math> block: ŷ = W⁽²⁾z + b⁽²⁾."""
     p = MathmlPrinter.for_spec(spec)
     rows = []
+    defined: set[E.Expr] = set()
     for eq in spec.equations:
-        rhs = (
-            p.standardize_definition(eq.expr)
-            if isinstance(eq.expr, E.Standardize)
-            else p.doprint(eq.expr)
-        )
+        e = eq.expr
+        rhs = p.standardize_definition(e) if isinstance(e, E.Standardize) else p.doprint(e)
         rows.append(math(equation(p.name(eq.name), rhs)))
-    for node, hat in p.standardized.items():
-        assert isinstance(node, E.Standardize)
-        rows.append(math(equation(name_mathml(hat), p.standardize_definition(node))))
+        for node in E.walk_nodes(e):  # a standardized value shown by its hat, defined once
+            hat = p.standardized.get(node)
+            if hat is not None and node not in defined and isinstance(node, E.Standardize):
+                defined.add(node)
+                rows.append(math(equation(name_mathml(hat), p.standardize_definition(node))))
     return rows
 
 
+def _partial(p: MathmlPrinter, part: Partial) -> str:
+    return p.grad(part.lower) if part.upper is None else p.local(part.upper, part.lower)
+
+
 def step_rows(deriv: Derivation, name: str) -> list[str]:
-    """The right-hand sides of ∂J/∂name = … = …, as report.step_lines chooses them (the chain,
-    the sum over the edges, the form with upstream gradients, the final form), without repeats."""
+    """The right-hand sides of ∂J/∂name = … = … (`derive.steps`: the chain, the sum over the
+    edges, the form with upstream gradients, the final form), without repeats."""
     p = MathmlPrinter.for_spec(deriv.spec)
-    g = deriv[name]
     rows: list[str] = []
-    if g.chain and len(g.chain) > 3:
-        links = [p.local(a, b) for a, b in zip(g.chain[1:], g.chain[2:], strict=False)]
-        rows.append(mrow(*_between([p.grad(g.chain[1]), *links], mo("\u22c5"))))
-    edge_terms = [
-        mrow(p.grad(e.consumer), mo("\u22c5"), p.local(e.consumer, name))
-        for e in g.edges
-        if e.kind != DIRECT
-    ]
-    distinct = len(set(edge_terms)) == len(edge_terms)
-    if edge_terms and len(g.edges) == len(edge_terms) and distinct:
-        rows.append(mrow(*_between(edge_terms, mo("+"))))
-    for form in (p.doprint(g.local), p.doprint(g.final)):
-        if form not in rows:
-            rows.append(form)
+    for step in steps(deriv, name):
+        if step.products:
+            terms = [mrow(*_between([_partial(p, q) for q in prod], mo("\u22c5")))
+                     for prod in step.products]  # fmt: skip
+            row = terms[0] if step.kind == CHAIN else mrow(*_between(terms, mo("+")))
+        else:
+            assert step.result is not None
+            row = p.doprint(step.result)
+        if row not in rows:
+            rows.append(row)
     return rows
 
 
 def where_rows(deriv: Derivation, name: str) -> list[str]:
-    """The local factors and upstream gradients the steps use (report.where_lines)."""
+    """The local factors and upstream gradients the steps use (`derive.steps.where`)."""
     p = MathmlPrinter.for_spec(deriv.spec)
-    g = deriv[name]
     out: list[str] = []
-    seen: set[str] = set()
-    for e in g.edges:
-        if e.kind in (DIRECT, COMPOSITE) or e.factor is None:
-            continue
-        lhs = p.local(e.consumer, name)
-        factor = p.doprint(e.factor)
-        if e.activation and e.activation_arg is not None:
-            row = mrow(lhs, mo("="), p.derivative(e.activation, e.activation_arg), mo("="), factor)
+    for item in where(deriv, name):
+        if item.partial is None:  # a definition, for a standardized value shown as Ẑ
+            hat = p.standardized.get(item.value)
+            if hat is None or not isinstance(item.value, E.Standardize):
+                continue
+            lhs, value = name_mathml(hat), p.standardize_definition(item.value)
         else:
-            row = equation(lhs, factor)
-        if row not in seen:
-            seen.add(row)
+            lhs, value = _partial(p, item.partial), p.doprint(item.value)
+        if item.activation and item.activation_arg is not None:
+            derivative = p.derivative(item.activation, item.activation_arg)
+            row = mrow(lhs, mo("="), derivative, mo("="), value)
+        else:
+            row = equation(lhs, value)
+        if row not in out:
             out.append(row)
-    for e in g.edges:
-        if e.consumer != deriv.spec.loss and e.consumer not in seen:
-            seen.add(e.consumer)
-            out.append(equation(p.grad(e.consumer), p.doprint(deriv[e.consumer].final)))
-    for g_edge in g.edges:
-        for node in E.walk_nodes(g_edge.contribution):
-            hat = p.standardized.get(node)
-            if hat is not None and isinstance(node, E.Standardize):
-                row = equation(name_mathml(hat), p.standardize_definition(node))
-                if row not in seen:
-                    seen.add(row)
-                    out.append(row)
     return out

@@ -16,69 +16,41 @@ from typing import Any
 
 from derive import expr as E
 from derive.activations import ACTIVATIONS
-from derive.chain_rule import (
-    COMPOSITE,
-    DIRECT,
-    ELEMENTWISE,
-    IDENTITY,
-    LEFT,
-    RIGHT,
-    SCALAR,
-    Derivation,
-    Gradient,
-)
-from derive.latex import LatexPrinter, delimit, standardized_names
+from derive.chain_rule import Derivation, Gradient
+from derive.latex import LatexPrinter, delimit, printer_for
 from derive.linebreak import aligned_rows
 from derive.spec import Spec, fmt_shape
+from derive.steps import Partial, Step, WhereItem, partial_data, steps, steps_data, where
 from derive.sympy_form import ascii_form
-
-SIDES = {
-    LEFT: "multiplies from the left",
-    RIGHT: "multiplies from the right",
-    ELEMENTWISE: "elementwise product",
-    SCALAR: "a scalar factor",
-    IDENTITY: "passes the gradient through",
-}
-
-
-def printer_for(spec: Spec) -> LatexPrinter:
-    """The spec's printer, one per spec: its memo of printed subtrees is shared by every
-    gradient (a deep network's gradients share most of their trees)."""
-    printer = spec.__dict__.get("_printer")
-    if printer is None:
-        printer = LatexPrinter(spec.latex_of, spec.loss, standardized_names(spec))
-        object.__setattr__(spec, "_printer", printer)
-    assert isinstance(printer, LatexPrinter)
-    return printer
 
 
 def final_latex(deriv: Derivation, name: str) -> str:
     return printer_for(deriv.spec).doprint(deriv[name].final)
 
 
+def _partial(p: LatexPrinter, part: Partial) -> str:
+    return p.grad(part.lower) if part.upper is None else p.local(part.upper, part.lower)
+
+
+def rendered_steps(deriv: Derivation, name: str) -> list[tuple[Step, str]]:
+    """Each step of `derive.steps` with its LaTeX right-hand side, a repeated line left out."""
+    p = printer_for(deriv.spec)
+    out: list[tuple[Step, str]] = []
+    for step in steps(deriv, name):
+        if step.products:
+            products = (r" \cdot ".join(_partial(p, q) for q in prod) for prod in step.products)
+            text = " + ".join(products)
+        else:
+            assert step.result is not None
+            text = p.doprint(step.result)
+        if all(text != seen for _, seen in out):
+            out.append((step, text))
+    return out
+
+
 def step_lines(deriv: Derivation, name: str) -> list[str]:
     """The right-hand sides of ∂J/∂name = ... = ..., each a LaTeX string, without repeats."""
-    p = printer_for(deriv.spec)
-    g = deriv[name]
-    lines: list[str] = []
-    if g.chain and len(g.chain) > 3:
-        links = [p.local(a, b) for a, b in zip(g.chain[1:], g.chain[2:], strict=False)]
-        lines.append(r" \cdot ".join([p.grad(g.chain[1]), *links]))
-    edge_terms = [
-        rf"{p.grad(e.consumer)} \cdot {p.local(e.consumer, name)}"
-        for e in g.edges
-        if e.kind != DIRECT
-    ]
-    distinct = len(set(edge_terms)) == len(edge_terms)
-    if edge_terms and len(g.edges) == len(edge_terms) and distinct:
-        lines.append(" + ".join(edge_terms))
-    local = p.doprint(g.local)
-    final = p.doprint(g.final)
-    if local not in lines:
-        lines.append(local)
-    if final not in lines:
-        lines.append(final)
-    return lines
+    return [text for _, text in rendered_steps(deriv, name)]
 
 
 def aligned_steps(deriv: Derivation, name: str) -> list[str]:
@@ -96,45 +68,36 @@ def aligned_where(deriv: Derivation, name: str) -> list[str]:
     return rows
 
 
-def where_lines(deriv: Derivation, name: str) -> list[str]:
-    """The local factors and upstream gradients the steps use, as LaTeX equations with a note."""
+def rendered_where(deriv: Derivation, name: str) -> list[tuple[WhereItem, str]]:
+    """Each where-item of `derive.steps` as a LaTeX equation (a factor with its note)."""
     p = printer_for(deriv.spec)
-    g = deriv[name]
-    out: list[str] = []
+    out: list[tuple[WhereItem, str]] = []
     seen: set[str] = set()
-    for e in g.edges:
-        if e.kind in (DIRECT, COMPOSITE) or e.factor is None:
-            continue
-        lhs = p.local(e.consumer, name)
-        factor = p.doprint(e.factor)
-        if e.activation and e.activation_arg is not None:
-            act = ACTIVATIONS[e.activation].latex
-            arg = p.doprint(e.activation_arg)
-            line = f"{lhs} = {act}'{delimit('(', ')', arg)} = {factor}"
+    for item in where(deriv, name):
+        if item.partial is None:  # a definition: Ẑ = (Z − E[Z]) / √(V(Z) + ε), if shown as Ẑ
+            hat = p.standardized.get(item.value)
+            if hat is None or not isinstance(item.value, E.Standardize):
+                continue
+            lhs, value = hat, p.standardize_definition(item.value)
         else:
-            line = f"{lhs} = {factor}"
-        note = SIDES.get(e.kind, "")
-        if line not in seen:
-            seen.add(line)
-            out.append(line + (rf" \quad \text{{({note})}}" if note else ""))
-    for e in g.edges:
-        if e.consumer != deriv.spec.loss and e.consumer not in seen:
-            seen.add(e.consumer)
-            out.append(f"{p.grad(e.consumer)} = {final_latex(deriv, e.consumer)}")
-    for node in standardized_in(p, g):
-        line = f"{p.standardized[node]} = {p.standardize_definition(node)}"
-        out.append(line + r" \quad \text{(per row, over the batch)}")
+            lhs, value = _partial(p, item.partial), p.doprint(item.value)
+        if item.activation and item.activation_arg is not None:
+            act = ACTIVATIONS[item.activation].latex
+            arg = p.doprint(item.activation_arg)
+            line = f"{lhs} = {act}'{delimit('(', ')', arg)} = {value}"
+        else:
+            line = f"{lhs} = {value}"
+        if line in seen:
+            continue
+        seen.add(line)
+        note = rf" \quad \text{{({item.note})}}" if item.note else ""
+        out.append((item, line + note))
     return out
 
 
-def standardized_in(p: LatexPrinter, g: Gradient) -> list[E.Standardize]:
-    """The standardized values a gradient's steps show by their hat (Ẑ of a batch norm)."""
-    found: list[E.Standardize] = []
-    for e in g.edges:
-        for node in E.walk_nodes(e.contribution):
-            if isinstance(node, E.Standardize) and node in p.standardized and node not in found:
-                found.append(node)
-    return found
+def where_lines(deriv: Derivation, name: str) -> list[str]:
+    """The local factors and upstream gradients the steps use, as LaTeX equations with a note."""
+    return [line for _, line in rendered_where(deriv, name)]
 
 
 def fanout_note(g: Gradient) -> str | None:
@@ -165,8 +128,8 @@ def equations_latex(spec: Spec) -> list[str]:
     return rows
 
 
-def _normalization_note(spec: Spec) -> str:
-    """What E and V mean, for a spec that standardizes."""
+def normalization_note(spec: Spec) -> str:
+    """What E and V mean, for a spec that standardizes (after the layout sentence)."""
     if not any(
         isinstance(n, E.Standardize) for eq in spec.equations for n in E.walk_nodes(eq.expr)
     ):
@@ -203,7 +166,7 @@ def to_latex_document(deriv: Derivation, names: Sequence[str]) -> str:
     out.append(
         "Gradients are in denominator layout: each has the shape of its variable. "
         r"$\odot$ is the elementwise product, $\mathbf{1}$ a vector of ones."
-        + _normalization_note(spec)
+        + normalization_note(spec)
     )
     out.append(r"\section*{Gradients}")
     for name in names:
@@ -243,7 +206,7 @@ def to_markdown(deriv: Derivation, names: Sequence[str], picture: str | None = N
     out.append(
         "Gradients are in denominator layout: each has the shape of its variable. "
         "$\\odot$ is the elementwise product, $\\mathbf{1}$ a vector of ones."
-        + _normalization_note(spec)
+        + normalization_note(spec)
     )
     out += ["", "## Gradients", ""]
     for name in names:
@@ -275,6 +238,8 @@ def to_json_data(deriv: Derivation, names: Sequence[str]) -> dict[str, Any]:
                 "latex": final_latex(deriv, name),
                 "steps": step_lines(deriv, name),
                 "where": where_lines(deriv, name),
+                "step_data": _step_data(deriv, name),
+                "where_data": _where_data(deriv, name),
                 "edges": [
                     {"from": e.consumer, "kind": e.kind, "activation": e.activation}
                     for e in g.edges
@@ -291,6 +256,28 @@ def to_json_data(deriv: Derivation, names: Sequence[str]) -> dict[str, Any]:
         "warnings": list(spec.warnings),
         "gradients": grads,
     }
+
+
+def _step_data(deriv: Derivation, name: str) -> list[dict[str, Any]]:
+    rendered = rendered_steps(deriv, name)
+    items, texts = [s for s, _ in rendered], [t for _, t in rendered]
+    return steps_data(items, texts, ascii_form, deriv.spec.loss)
+
+
+def _where_data(deriv: Derivation, name: str) -> list[dict[str, Any]]:
+    out = []
+    for item, line in rendered_where(deriv, name):
+        row: dict[str, Any] = {"kind": item.kind}
+        if item.partial is not None:
+            row.update(partial_data(item.partial, deriv.spec.loss))
+        row["sympy"] = ascii_form(item.value)
+        if item.activation:
+            row["activation"] = item.activation
+        if item.note:
+            row["note"] = item.note
+        row["latex"] = line
+        out.append(row)
+    return out
 
 
 def to_json(deriv: Derivation, names: Sequence[str]) -> str:

@@ -23,6 +23,7 @@ import sympy
 from derive import expr as E
 from derive.activations import ACTIVATIONS
 from derive.errors import GradproofError, SpecError, TooLargeError
+from derive.greek import COMMANDS
 from derive.limits import DEFAULT, Limits, read_bounded, toml_depth
 
 ROLES = ("input", "target", "param")
@@ -46,48 +47,12 @@ MAX_DIM = 1_000_000
 RANGE_MIN, RANGE_MAX = 1e-150, 1e150  # see range_problem
 
 _IDENT = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,39}$")
-_GREEK = [
-    "alpha",
-    "beta",
-    "gamma",
-    "delta",
-    "epsilon",
-    "zeta",
-    "eta",
-    "theta",
-    "iota",
-    "kappa",
-    "lambda",
-    "mu",
-    "nu",
-    "xi",
-    "pi",
-    "rho",
-    "sigma",
-    "tau",
-    "upsilon",
-    "phi",
-    "chi",
-    "psi",
-    "omega",
-    "Gamma",
-    "Delta",
-    "Theta",
-    "Lambda",
-    "Xi",
-    "Pi",
-    "Sigma",
-    "Upsilon",
-    "Phi",
-    "Psi",
-    "Omega",
-]
 # The grammar of a `latex` name, by command: a symbol stands alone, an accent or a font takes one
 # argument. Nothing else is accepted, so no TeX primitive (\input, \write18, \csname, \def, ^^
 # character codes, catcode changes) can reach a document; every command here is in amsmath or
 # amssymb, which the LaTeX document loads.
 _LATEX_SYMBOLS = {
-    *_GREEK, "varepsilon", "vartheta", "varphi", "varsigma", "ell", "prime", "top", "intercal",
+    *COMMANDS, "ell", "prime", "top", "intercal",
 }  # fmt: skip
 _LATEX_ACCENTS = {
     "hat", "widehat", "bar", "overline", "tilde", "widetilde", "vec", "dot", "ddot", "check",
@@ -153,6 +118,13 @@ class Spec:
     def intermediates(self) -> list[str]:
         return [eq.name for eq in self.equations]
 
+    def definitions(self) -> dict[str, E.Expr]:
+        """Each intermediate in terms of the variables alone (earlier equations substituted)."""
+        out: dict[str, E.Expr] = {}
+        for eq in self.equations:
+            out[eq.name] = E.substitute_vars(eq.expr, out)
+        return out
+
     def names(self) -> list[str]:
         """Every name: variables in file order, then intermediates in order."""
         return [*self.variables, *self.intermediates]
@@ -188,7 +160,7 @@ class Spec:
 
 def default_latex(name: str) -> str:
     """A textbook rendering of an ascii name: W1 -> W_{1}, yhat -> \\hat{y}, gamma -> \\gamma."""
-    if name in _GREEK:
+    if name in COMMANDS:
         return "\\" + name
     for suffix, accent in _ACCENTS.items():
         if name.endswith(suffix) and len(name) > len(suffix):

@@ -287,7 +287,7 @@ def _factorization(spec: Spec, layer: Layer) -> str:
 
 
 def _printed(spec: Spec, e: E.Expr) -> str:
-    from derive.report import printer_for
+    from derive.latex import printer_for
 
     return printer_for(spec).doprint(e)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import tempfile
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -232,16 +232,3 @@ def reports_json(reports: Sequence[SpecReport]) -> str:
         item["failures"] = r.failures()
         data.append(item)
     return json.dumps(data, indent=2) + "\n"
-
-
-def verify_many(
-    paths: Sequence[str], progress: Callable[[int, int, str], None] | None = None
-) -> list[SpecReport]:
-    out = []
-    for i, p in enumerate(paths):
-        if progress:
-            progress(i, len(paths), p)
-        out.append(verify_spec(p))
-    if progress:
-        progress(len(paths), len(paths), "done")
-    return out

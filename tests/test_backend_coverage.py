@@ -62,6 +62,7 @@ def node_types() -> list[type]:
         c
         for c in vars(E).values()
         if isinstance(c, type) and issubclass(c, E.Expr) and c is not E.Expr
+        and not c.__name__.startswith("_")
     ]
 
 

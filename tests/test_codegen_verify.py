@@ -123,3 +123,20 @@ def test_verify_passes_the_extra_test_networks(name: str, tmp_path: Path) -> Non
     spec.write_text(EXTRA[name])
     report = verify_spec(spec, use_torch=TORCH)
     assert report.passed, report.failures()
+
+
+def test_dead_code_and_frees_come_from_the_statements_not_their_text() -> None:
+    from derive.codegen import Stmt, _drop_unused, _with_frees
+
+    def st(target: str, value: str, *reads: str, op: str = "=") -> Stmt:
+        return Stmt((target,), op, value, frozenset(reads))
+
+    # `T` is a spec name here, and `.T` in a value is a transpose, not a read of it
+    body = [st("T", "x * 2.0", "x"), st("a", "W.T @ x", "W", "x"), st("g", "a.T", "a")]
+    kept = _drop_unused(body, ["T"])
+    assert [s.targets for s in kept] == [("a",), ("g",)]
+    # an update reads its target; a statement that only assigns a name does not keep it alive
+    body = [st("a", "x.copy()", "x"), st("a", "2.0", "a", op="*="), st("g", "x", "x")]
+    assert [s.text for s in _drop_unused(body, ["a"])] == ["g = x"]
+    lines = _with_frees([st("a", "W @ x", "W", "x"), st("g", "a.T", "a")], keep={"g", "W", "x"})
+    assert lines == ["a = W @ x", "g = a.T", "del a"]

@@ -19,7 +19,7 @@ import derive
 from derive import check
 from derive import expr as E
 from derive.evaluate import evaluate
-from derive.report import printer_for
+from derive.latex import printer_for
 from derive.verify import verify_spec
 from tests.conftest import EXAMPLES, ROOT
 

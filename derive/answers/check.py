@@ -36,7 +36,7 @@ from derive.api import Network
 from derive.chain_rule import Derivation
 from derive.errors import AnswerError, UnknownVariableError
 from derive.evaluate import kink_arguments
-from derive.report import printer_for
+from derive.latex import printer_for
 from derive.spec import fmt_shape
 
 CORRECT, INCORRECT, INVALID, ERROR = "correct", "incorrect", "invalid", "error"

@@ -27,8 +27,7 @@ from derive.activations import ACTIVATIONS, derivative_expr
 from derive.answers.equivalence import Draw, close, constant_ratio, values_at
 from derive.chain_rule import Derivation, Gradient
 from derive.evaluate import Array, Cache, evaluate
-from derive.latex import LatexPrinter
-from derive.report import printer_for
+from derive.latex import LatexPrinter, printer_for
 
 # One table of mistake kinds: `check --json` reports one of these in `mistake` (two joined by
 # "+" for a pair of mistakes), and assignments give partial credit by these names. The order is

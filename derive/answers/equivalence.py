@@ -127,23 +127,32 @@ def values_at(e: E.Expr, draws: Sequence[Draw]) -> list[Array]:
     return [np.asarray(evaluate(e, d.env, d.dims), dtype=float) for d in draws]
 
 
-def constant_ratio(answer: Sequence[Array], expected: Sequence[Array]) -> float | None:
-    """k if answer = k · expected at every draw (k ≠ 0, 1), else None."""
-    ks: list[float] = []
-    for a, b in zip(answer, expected, strict=True):
+def _ratios(answer: Sequence[Array], expected: Sequence[Array]) -> list[tuple[int, float]] | None:
+    """(draw, k) with answer = k · expected at each draw where expected is not all zero, or
+    None when some draw is no multiple; draws zero on both sides (every ReLU unit off) fit any
+    k and are passed over."""
+    out: list[tuple[int, float]] = []
+    for i, (a, b) in enumerate(zip(answer, expected, strict=True)):
         if a.shape != b.shape:
             return None
         mask = np.abs(b) > 1e-9
         if not np.any(mask):
             if np.any(np.abs(a) > 1e-9):
                 return None
-            continue  # zero on both sides (every ReLU unit off): any k fits this draw
+            continue
         if np.any(np.abs(a[~mask]) > 1e-9 * np.max(np.abs(a))):
             return None
         ratio = a[mask] / b[mask]
         if not np.allclose(ratio, ratio[0], rtol=1e-7, atol=0):
             return None
-        ks.append(float(ratio[0]))
+        out.append((i, float(ratio[0])))
+    return out
+
+
+def constant_ratio(answer: Sequence[Array], expected: Sequence[Array]) -> float | None:
+    """k if answer = k · expected at every draw (k ≠ 0, 1), else None."""
+    found = _ratios(answer, expected)
+    ks = [k for _, k in found or ()]
     if not ks or not np.allclose(ks, ks[0], rtol=1e-7):
         return None
     k = ks[0]
@@ -157,23 +166,9 @@ def dims_ratio(
 ) -> tuple[float, str] | None:
     """(c, "B h") if answer = c · (a product of dims, or its inverse) · expected at every draw
     (draws where both sides are 0, every ReLU unit off, fit any factor and are passed over)."""
-    ks: list[float] = []
-    used: list[Draw] = []
-    for a, b, d in zip(answer, expected, draws, strict=True):
-        if a.shape != b.shape:
-            return None
-        mask = np.abs(b) > 1e-9
-        if not np.any(mask):
-            if np.any(np.abs(a) > 1e-9):
-                return None
-            continue
-        if np.any(np.abs(a[~mask]) > 1e-9 * np.max(np.abs(a))):
-            return None
-        ratio = a[mask] / b[mask]
-        if not np.allclose(ratio, ratio[0], rtol=1e-7, atol=0):
-            return None
-        ks.append(float(ratio[0]))
-        used.append(d)
+    found = _ratios(answer, expected)
+    ks = [k for _, k in found or ()]
+    used = [draws[i] for i, _ in found or ()]
     if len(ks) < 2 or not all(np.isfinite(ks)):
         return None
     names = list(used[0].dims)

@@ -12,6 +12,7 @@ import unicodedata
 from dataclasses import dataclass
 
 from derive.errors import AnswerError
+from derive.greek import FROM_UNICODE
 
 MAX_TOKENS = 20_000
 
@@ -24,7 +25,6 @@ SKIPPED = {
 
 _SUPERSCRIPTS = dict(zip("⁰¹²³⁴⁵⁶⁷⁸⁹⁻⁺", "0123456789-+", strict=True))
 _SUBSCRIPTS = dict(zip("₀₁₂₃₄₅₆₇₈₉", "0123456789", strict=True))
-_GREEK_LETTERS = "alpha beta gamma delta epsilon zeta eta theta iota kappa lamda mu nu xi pi rho sigma tau upsilon phi chi psi omega"  # noqa: E501
 
 # Unicode math -> LaTeX, applied before compatibility normalisation (which would turn ᵀ into a
 # plain T and ² into a plain 2). Greek letters come from their Unicode names.
@@ -36,13 +36,7 @@ UNICODE_LATEX: dict[str, str] = {
     "λ": r"\lambda ", "Λ": r"\Lambda ",
     **{c: f"^{{{d}}}" for c, d in _SUPERSCRIPTS.items()},
     **{c: f"_{{{d}}}" for c, d in _SUBSCRIPTS.items()},
-    **{
-        unicodedata.lookup(f"GREEK {case} LETTER {name.upper()}"): "\\"
-        + (name if case == "SMALL" else name.capitalize()).replace("lamda", "lambda")
-        + " "
-        for name in _GREEK_LETTERS.split()
-        for case in ("SMALL", "CAPITAL")
-    },
+    **{char: f"\\{name} " for char, name in FROM_UNICODE.items()},
 }  # fmt: skip
 # combining accents (ŷ is y + U+0302 once decomposed)
 COMBINING_ACCENTS = {"\u0302": "hat", "\u0304": "bar", "\u0305": "bar", "\u0303": "tilde",

@@ -10,18 +10,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from derive.greek import COMMANDS
 from derive.spec import Spec
 
 ACCENTS = {"hat": "hat", "widehat": "hat", "bar": "bar", "overline": "bar", "tilde": "tilde",
            "widetilde": "tilde", "dot": "dot", "vec": ""}  # fmt: skip
 WRAPPERS = {"mathbf", "boldsymbol", "bm", "mathit", "mathrm", "mathsf", "mathcal", "mathscr",
             "operatorname", "textbf", "text"}  # fmt: skip
-GREEK = {
-    "alpha", "beta", "gamma", "delta", "epsilon", "varepsilon", "zeta", "eta", "theta", "iota",
-    "kappa", "lambda", "mu", "nu", "xi", "pi", "rho", "sigma", "tau", "upsilon", "phi", "varphi",
-    "chi", "psi", "omega", "Gamma", "Delta", "Theta", "Lambda", "Xi", "Pi", "Sigma", "Phi", "Psi",
-    "Omega",
-}  # fmt: skip
+GREEK = COMMANDS  # TeX's Greek letter commands (derive.greek)
 
 
 @dataclass(frozen=True)

@@ -366,7 +366,7 @@ class _Parser:
                 t = self.peek()
             elif not self.starts_factor(t):
                 break
-            if (t.is_sym("|") or t.is_cmd("|", "rVert", "Vert")) and self.closing_bar_ahead():
+            if (t.is_sym("|") or t.is_cmd("|", "rVert", "Vert")) and self.open_norms > 0:
                 break
             items.append((self.unary(), t))
         if len(items) == 1:
@@ -416,10 +416,6 @@ class _Parser:
             if note not in self.warnings:
                 self.warnings.append(note)
         return self.build_product([(left, items[0][1]), (right, star)])
-
-    def closing_bar_ahead(self) -> bool:
-        """Whether a bar here closes a norm being read (so it is no factor of a product)."""
-        return self.open_norms > 0
 
     def unary(self) -> Item:
         if self.peek().is_sym("-"):
@@ -975,9 +971,7 @@ class _Parser:
 
     def activation_of(self, arg: E.Expr, at: Token) -> str:
         """f in f′(a): the activation the spec applies to a."""
-        definitions: dict[str, E.Expr] = {}
-        for eq in self.r.spec.equations:
-            definitions[eq.name] = E.substitute_vars(eq.expr, definitions)
+        definitions = self.r.spec.definitions()
         target = E.substitute_vars(arg, definitions)
         found = {
             n.fn

@@ -184,7 +184,10 @@ async def derivation(request: Request) -> Response:
     return JSONResponse(entry.derivation_of(wrt))
 
 
-async def check(request: Request) -> Response:
+async def _answer(
+    request: Request, preview: bool
+) -> tuple[Server, Entry, str, str, dict[str, Any]]:
+    """Read a check or preview request and run it in its bounded pool."""
     server = _server(request)
     _refuse_when_full(server)
     data = await read_json(request, server.limits.body_bytes)
@@ -192,18 +195,18 @@ async def check(request: Request) -> Response:
     wrt = _wrt(entry, _field(data, "wrt"))
     answer, lenient = _field(data, "answer"), _lenient(data)
     limits = server.limits
-    result = await _bounded_call(
-        server,
-        server.checks,
-        request,
-        check_answer,
-        entry,
-        wrt,
-        answer,
-        lenient,
-        limits.check_seconds,
-        limits.worker_memory_mb,
+    pool, work, seconds = (
+        (server.previews, preview_answer, limits.preview_seconds)
+        if preview
+        else (server.checks, check_answer, limits.check_seconds)
     )
+    result = await _bounded_call(server, pool, request, work, entry, wrt, answer, lenient,
+                                 seconds, limits.worker_memory_mb)  # fmt: skip
+    return server, entry, wrt, answer, result
+
+
+async def check(request: Request) -> Response:
+    server, entry, wrt, answer, result = await _answer(request, preview=False)
     server.served += 1
     if server.log is not None:
         _log(server.log, entry.id, wrt, answer, result)
@@ -211,16 +214,7 @@ async def check(request: Request) -> Response:
 
 
 async def preview(request: Request) -> Response:
-    server = _server(request)
-    _refuse_when_full(server)
-    data = await read_json(request, server.limits.body_bytes)
-    entry = _entry(server, _field(data, "network"))
-    wrt = _wrt(entry, _field(data, "wrt"))
-    answer, lenient = _field(data, "answer"), _lenient(data)
-    limits = server.limits
-    result = await _bounded_call(server, server.previews, request, preview_answer, entry, wrt,
-                                 answer, lenient, limits.preview_seconds,
-                                 limits.worker_memory_mb)  # fmt: skip
+    *_, result = await _answer(request, preview=True)
     return JSONResponse(result)
 
 
