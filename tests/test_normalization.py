@@ -194,3 +194,26 @@ def test_check_rejects_a_dropped_term_and_names_it(answer: str) -> None:
 def test_check_rejects_gamma_without_the_hat() -> None:
     result = check(BATCHNORM_MLP, "gamma", rf"{DL_DN} \mathbf{{1}}", timeout=None)
     assert result.verdict == "incorrect"
+
+
+def test_mathml_prints_the_new_nodes() -> None:
+    from derive import mathml
+
+    net = derive.load(BATCHNORM_MLP)
+    p = mathml.MathmlPrinter.for_spec(net.spec)
+    n = net.spec.equation("N").expr
+    hat = next(x for x in E.walk_nodes(n) if isinstance(x, E.Standardize))
+    assert p.doprint(hat) == mathml.name_mathml(r"\hat{Z}")
+    z = E.Var("Z", ("h", "B"))
+    assert "<msqrt>" in p.standardize_definition(E.Standardize(z, sympy.Rational(1, 10)))
+    row_sums = p.doprint(E.AxisSum(z, 1))
+    assert row_sums.index("<mi>Z</mi>") < row_sums.index("\U0001d7cf")  # Z 𝟏: the ones after Z
+    rows = mathml.equations_mathml(net.spec)
+    assert len(rows) == len(net.spec.equations) + 1  # and Ẑ defined
+
+
+def test_diagnose_starts_a_batch_norm_scale_at_one() -> None:
+    from derive.vanishing import initial_values
+
+    values = initial_values(derive.load(BATCHNORM_MLP).spec, "xavier", 0)
+    assert np.all(values["gamma"] == 1) and np.all(values["beta"] == 0)
