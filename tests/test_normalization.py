@@ -175,9 +175,12 @@ DROPPED_HAT = rf"\frac{{1}}{{B}} \gamma \odot {INV_STD} \odot \left(B {DL_DN} - 
     ("Z", WITH_G),
     ("Z", COMPACT.replace(INV_STD, r"\frac{1}{\sqrt{\operatorname{V}(Z) + 10^{-5}}}")),
     ("gamma", rf"({DL_DN} \odot \hat{{Z}}) \mathbf{{1}}"),
+    ("gamma", rf"\left({DL_DN} \odot \frac{{Z - \operatorname{{E}}[Z]}}"
+              rf"{{\sqrt{{\operatorname{{V}}(Z) + 10^{{-5}}}}}}\right) \mathbf{{1}}"),
     ("beta", rf"{DL_DN} \mathbf{{1}}_B"),
     ("W1", rf"\left({COMPACT}\right) X^T"),
-], ids=["compact", "with G", "over a square root", "gamma", "beta", "W1"])  # fmt: skip
+], ids=["compact", "with G", "over a square root", "gamma", "gamma, the hat written out", "beta",
+        "W1"])  # fmt: skip
 def test_check_accepts_the_compact_forms(wrt: str, answer: str) -> None:
     result = check(BATCHNORM_MLP, wrt, answer, timeout=None)
     assert result.verdict == "correct", (result.verdict, result.diagnosis)
