@@ -139,6 +139,8 @@ class _Emitter:
             return f"{int(value)}.0"
         if value.is_Float or value.is_Rational:
             return repr(float(value))  # the nearest double, as the spec's decimal was
+        if value.is_Symbol:
+            return str(pycode(value))  # a dim alone, as in B * grad_N
         return f"({pycode(value)})"
 
     def shape(self, shape: E.Shape) -> str:
