@@ -256,6 +256,8 @@ class LatexPrinter:
         for i, f in enumerate(factors):
             if isinstance(f, E.Ones) and length_shown_by_neighbour(factors, i):
                 parts.append(self._ones_in_product(f))
+            elif isinstance(f, E.AxisSum) and f.axis == 0 and i > 0:
+                parts.append(self.emit(f, PRODUCT + 1))  # A (𝟏ᵀ Z): 𝟏ᵀ sized by Z, not by A
             else:
                 parts.append(self.emit(f, PRODUCT + 1 if isinstance(f, E.Hadamard) else PRODUCT))
         return " ".join(parts), PRODUCT
