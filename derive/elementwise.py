@@ -89,7 +89,7 @@ def _forward(
 
 
 def _is_polynomial(spec: Spec) -> bool:
-    kinds = (E.Apply, E.Div, E.Indicator)
+    kinds = (E.Apply, E.Div, E.Indicator, E.Standardize)  # a standardization: a square root
     return not any(
         isinstance(n, kinds) or (isinstance(n, E.Power) and not n.exponent.is_integer)
         for eq in spec.equations
