@@ -15,6 +15,8 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/python -m derive.demo
 	$(BIN)/gradproof verify --no-torch examples/seed_example1.toml examples/seed_example2.toml
+	$(BIN)/gradproof key examples/hw_seed/assignment.toml -o reports/seed/
+	$(BIN)/gradproof sheet examples/hw_seed/assignment.toml -o reports/seed/
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
@@ -26,6 +28,7 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/derive_depth.py --out benchmarks/results/derive_depth.json
 	$(BIN)/python benchmarks/gradient_speed.py --out benchmarks/results/gradient_speed.json
+	$(BIN)/python benchmarks/grade_speed.py --out benchmarks/results/grade_speed.json
 
 reports: $(STAMP)
 	$(BIN)/python -m derive.demo --all

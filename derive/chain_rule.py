@@ -13,12 +13,12 @@ also substitutes the intermediates, on request.
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from derive import expr as E
 from derive.activations import derivative_expr
 from derive.errors import UnknownVariableError
-from derive.rules import rule_for
+from derive.rules import RULES, BackwardRules, rule_for
 from derive.spec import Spec
 
 IDENTITY = "identity"  # ∂u/∂v = 1: the gradient passes through unchanged (a bias)
@@ -41,6 +41,8 @@ class Edge:
     activation: str | None = None
     # the activation's argument as the equation writes it (σ′ is taken at W⁽¹⁾x + b⁽¹⁾, not at b⁽¹⁾)
     activation_arg: E.Expr | None = None
+    notes: tuple[str, ...] = ()  # facts the rules used on the way (each column of y sums to 1)
+    general: E.Expr | None = None  # the contribution before those facts were used
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,14 @@ class Gradient:
     chain: tuple[str, ...] | None
     local: E.Expr
     final: E.Expr
+
+    @property
+    def notes(self) -> list[str]:
+        """The facts the rules used on this gradient's edges, each once."""
+        out: list[str] = []
+        for e in self.edges:
+            out.extend(n for n in e.notes if n not in out)
+        return out
 
     def __post_init__(self) -> None:
         # denominator layout: the gradient has the shape of its variable
@@ -78,8 +88,14 @@ class Derivation:
             raise UnknownVariableError(_unknown(self.spec, name)) from None
 
     def default_names(self) -> list[str]:
-        """What a textbook shows: intermediates and parameters, not inputs or targets."""
-        return [n for n, g in self.gradients.items() if g.role in ("intermediate", "param")]
+        """What a textbook shows: intermediates and parameters, not inputs or targets (nor an
+        intermediate the loss does not use, whose gradient is zero)."""
+        live = _live(self.spec)
+        return [
+            n
+            for n, g in self.gradients.items()
+            if g.role == "param" or (g.role == "intermediate" and n in live)
+        ]
 
     def expanded(self, name: str) -> E.Expr:
         """The gradient with every forward intermediate replaced by its definition."""
@@ -97,14 +113,35 @@ def _unknown(spec: Spec, name: str) -> str:
 
 
 class _Named:
-    """Rule context: an equation's whole right-hand side is known by the equation's name."""
+    """Rule context: an equation's whole right-hand side is known by the equation's name (and a
+    softmax by the name of the equation that computes it); which targets sum to one per column;
+    the notes the rules leave."""
 
-    def __init__(self, top: E.Expr, name: str) -> None:
+    def __init__(self, top: E.Expr, name: str, spec: Spec) -> None:
         self.top = top
         self.name = E.Var(name, top.shape)
+        self.spec = spec
+        self.notes: list[str] = []
+        self.generals: dict[E.Expr, E.Expr] = {}  # a contribution as a rule simplified it: before
 
     def named(self, node: E.Expr) -> E.Expr:
-        return self.name if node is self.top else node
+        if node is self.top:
+            return self.name
+        if isinstance(node, E.Softmax):
+            for eq in self.spec.equations:
+                if eq.expr == node:
+                    return E.Var(eq.name, node.shape)
+        return node
+
+    def sums_to_one(self, e: E.Expr) -> bool:
+        v = self.spec.variables.get(e.name) if isinstance(e, E.Var) else None
+        return v is not None and v.values in ("onehot", "probabilities")
+
+    def note(self, text: str, general: E.Expr | None = None, used: E.Expr | None = None) -> None:
+        if text not in self.notes:
+            self.notes.append(text)
+        if general is not None and used is not None:
+            self.generals[used] = general
 
 
 def _classify(upstream: E.Expr, c: E.Expr) -> tuple[E.Expr | None, str]:
@@ -131,13 +168,16 @@ def _classify(upstream: E.Expr, c: E.Expr) -> tuple[E.Expr | None, str]:
     return None, COMPOSITE
 
 
-def derive_gradients(spec: Spec) -> Derivation:
-    """Run the reverse pass over every equation of the spec."""
+def derive_gradients(spec: Spec, rules: BackwardRules = RULES) -> Derivation:
+    """Run the reverse pass over every equation of the spec (with the given backward rules)."""
     edges: dict[str, list[Edge]] = defaultdict(list)
     loss = spec.loss
+    live = _live(spec)
     for eq in reversed(spec.equations):
+        if eq.name not in live:
+            continue  # computed but never used by the loss (a prediction ŷ beside the loss)
         upstream: E.Expr = E.const(1) if eq.name == loss else E.GradRef(eq.name, eq.expr.shape)
-        _walk_equation(eq.name, eq.expr, upstream, edges)
+        _walk_equation(eq.name, eq.expr, upstream, edges, spec, rules)
 
     finals: dict[str, E.Expr] = {}
     gradients: dict[str, Gradient] = {}
@@ -169,9 +209,25 @@ def derive_gradients(spec: Spec) -> Derivation:
     return Derivation(spec, gradients)
 
 
-def _walk_equation(name: str, top: E.Expr, upstream: E.Expr, edges: dict[str, list[Edge]]) -> None:
+def _live(spec: Spec) -> set[str]:
+    """The equations the loss depends on (itself included)."""
+    live = {spec.loss}
+    for eq in reversed(spec.equations):
+        if eq.name in live:
+            live |= E.names_in(eq.expr)
+    return live
+
+
+def _walk_equation(
+    name: str,
+    top: E.Expr,
+    upstream: E.Expr,
+    edges: dict[str, list[Edge]],
+    spec: Spec,
+    rules: BackwardRules,
+) -> None:
     """Push ∂J/∂name down one equation's tree, recording an edge at every variable reached."""
-    ctx = _Named(top, name)
+    ctx = _Named(top, name, spec)
     # an edge is labelled f′(arg) only when its local factor is exactly that derivative
     slope: E.Expr | None = None
     if isinstance(top, E.Apply):
@@ -193,8 +249,11 @@ def _walk_equation(name: str, top: E.Expr, upstream: E.Expr, edges: dict[str, li
             found_for.append(node.name)
             continue
         # children pushed in reverse so that edges come out in the order the equation is written
-        stack.extend(reversed(rule_for(node)(node, G, ctx)))
+        stack.extend(reversed(rule_for(node, rules)(node, G, ctx)))
     for var_name, edge in zip(found_for, found, strict=True):
+        if ctx.notes:
+            general = ctx.generals.get(edge.contribution)
+            edge = replace(edge, notes=tuple(ctx.notes), general=general)
         edges[var_name].append(edge)
 
 

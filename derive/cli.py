@@ -16,6 +16,7 @@ from pathlib import Path
 
 from derive.api import Network
 from derive.cli_grade import add_commands as add_grade_commands
+from derive.cli_key import add_commands as add_key_commands
 from derive.cli_notes import add_commands as add_notes_commands
 from derive.errors import GradproofError
 from derive.files import write_text_atomic
@@ -48,6 +49,8 @@ examples:
   gradproof codegen examples/seed_example2.toml -o seed2_grads.py
   gradproof verify examples/*.toml
   gradproof check examples/seed_example2.toml --wrt W2 --answer '2(\\hat{y}-y)z^T'
+  gradproof key examples/hw_seed/assignment.toml -o key/
+  gradproof sheet examples/hw_seed/assignment.toml -o sheet/
 """
 
 
@@ -104,6 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.required = True
     add_notes_commands(sub)  # init-study, derive-init (derive/cli_notes.py)
     add_grade_commands(sub)  # grade (derive/cli_grade.py)
+    add_key_commands(sub)  # key, sheet (derive/cli_key.py)
     add_serve_command(sub)  # serve (derive/web/serve.py)
 
     d = sub.add_parser(

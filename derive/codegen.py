@@ -51,8 +51,29 @@ import numpy as np
 
 '''
 
+# helpers of the nodes that are not elementwise (the activation table holds the others'), in
+# the order a module prints them, after the table's
+NODE_HELPERS = {
+    "_softmax": """
+def _softmax(a):
+    # per column; the column maximum taken out first, so no exponential overflows (float32 too)
+    out = a - a.max(axis=0, keepdims=True)
+    np.exp(out, out=out)
+    out /= out.sum(axis=0, keepdims=True)
+    return out
+""",
+    "_log_softmax": """
+def _log_softmax(a):
+    # z - m - log(sum e^(z - m)) per column, m the column maximum: finite wherever z is
+    out = a - a.max(axis=0, keepdims=True)
+    out -= np.log(np.exp(out).sum(axis=0, keepdims=True))
+    return out
+""",
+}
+
+
 def helper_names() -> tuple[str, ...]:
-    return tuple(a.helper_name for a in ACTIVATIONS.values() if a.helper_name)
+    return (*(a.helper_name for a in ACTIVATIONS.values() if a.helper_name), *NODE_HELPERS)
 
 
 def _reserved() -> set[str]:
@@ -250,6 +271,12 @@ class _Emitter:
 
     def _code_Diag(self, e: E.Diag) -> tuple[str, int]:
         return f"np.diagflat({self.emit(e.children[0])})", _ATOM
+
+    def _code_Softmax(self, e: E.Softmax) -> tuple[str, int]:
+        return f"{self.read('_softmax')}({self.emit(e.children[0])})", _ATOM
+
+    def _code_LogSoftmax(self, e: E.LogSoftmax) -> tuple[str, int]:
+        return f"{self.read('_log_softmax')}({self.emit(e.children[0])})", _ATOM
 
     def _code_Trace(self, e: E.Trace) -> tuple[str, int]:
         return f"np.trace({self.emit(e.children[0])}).reshape(1, 1)", _ATOM
@@ -465,9 +492,15 @@ def generate(deriv: Derivation, source: str, target: str = "FILE.py") -> str:
     return "\n".join(out)
 
 
+def _helper_table() -> dict[str, str]:
+    """Every helper function a module may print, by name, in the order it prints them."""
+    table = {a.helper_name: a.helper for a in ACTIVATIONS.values() if a.helper_name}
+    return table | NODE_HELPERS
+
+
 def _helper_needs() -> dict[str, set[str]]:
-    """Each helper function of the activation table and the other helpers its source calls."""
-    sources = {a.helper_name: a.helper for a in ACTIVATIONS.values() if a.helper_name}
+    """Each helper function and the other helpers its source calls."""
+    sources = _helper_table()
     return {h: {o for o in sources if o != h and f"{o}(" in text} for h, text in sources.items()}
 
 
@@ -488,13 +521,13 @@ def _helper_source(used: set[str]) -> str:
     """The used helpers' source in the table's order, with the blank lines around them: two
     between definitions, three where a helper is the table's first or last (as the module has
     always been laid out, so that regenerating a module changes nothing)."""
-    table = [a for a in ACTIVATIONS.values() if a.helper_name]
-    chosen = [a for a in table if a.helper_name in used]
+    table = list(_helper_table().items())
+    chosen = [(name, text) for name, text in table if name in used]
     if not chosen:
         return "\n" * 3
-    before = 4 if chosen[0] is table[0] else 3
-    after = 4 if chosen[-1] is table[-1] else 3
-    body = "\n\n\n".join(a.helper.strip("\n") for a in chosen)
+    before = 4 if chosen[0] == table[0] else 3
+    after = 4 if chosen[-1] == table[-1] else 3
+    body = "\n\n\n".join(text.strip("\n") for _, text in chosen)
     return "\n" * before + body + "\n" * after
 
 

@@ -21,6 +21,7 @@ from derive import expr as E
 from derive.chain_rule import Derivation
 from derive.evaluate import SYMBOLIC, evaluate
 from derive.spec import Spec
+from derive.targets import column_values
 
 DIGITS = 30  # significant digits of the random points
 WORKING_BITS = 212  # mpmath's precision while evaluating (64 digits): its rounding is negligible
@@ -89,7 +90,7 @@ def _forward(
 
 
 def _is_polynomial(spec: Spec) -> bool:
-    kinds = (E.Apply, E.Div, E.Indicator, E.Standardize)  # a standardization: a square root
+    kinds = (E.Apply, E.Div, E.Indicator, E.Softmax, E.LogSoftmax, E.Standardize)
     return not any(
         isinstance(n, kinds) or (isinstance(n, E.Power) and not n.exponent.is_integer)
         for eq in spec.equations
@@ -148,7 +149,14 @@ def _draw(
 ) -> dict[sympy.Symbol, sympy.Float]:
     point: dict[sympy.Symbol, sympy.Float] = {}
     for name, m in leaves.items():
-        lo, hi = spec.variables[name].value_range or (-1.5, 1.5)
+        v = spec.variables[name]
+        if v.values != "real":  # columns summing to 1, exactly (dyadic fractions)
+            exact = column_values(v.values, m.rows, m.cols, rng.randint)
+            for i in range(m.rows):
+                for j in range(m.cols):
+                    point[m[i, j]] = sympy.Float(sympy.Rational(exact[i][j]), DIGITS)
+            continue
+        lo, hi = v.value_range or (-1.5, 1.5)
         for s in m:
             point[s] = sympy.Float(rng.uniform(lo, hi), DIGITS)
     return point

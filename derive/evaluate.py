@@ -116,6 +116,21 @@ class Backend:
     def trace(self, a: Value) -> Value:
         return self.filled((1, 1), np.trace(a))
 
+    def exp(self, a: Value) -> Value:
+        return np.exp(a)
+
+    def log(self, a: Value) -> Value:
+        return np.log(a)
+
+    def softmax(self, a: Value) -> Value:
+        """Per column, the column maximum taken out first (nothing overflows)."""
+        e = self.exp(a - a.max(axis=0, keepdims=True))
+        return e / e.sum(axis=0, keepdims=True)
+
+    def log_softmax(self, a: Value) -> Value:
+        shifted = a - a.max(axis=0, keepdims=True)
+        return shifted - self.log(self.exp(shifted).sum(axis=0, keepdims=True))
+
 
 class Precise(Backend):
     """mpmath floats at `digits` decimal digits, in object arrays: NumPy's + − × @ and sums
@@ -138,6 +153,12 @@ class Precise(Backend):
     def apply(self, act: Activation, a: Value, param: Any) -> Value:
         f, mp = act.precise, self.mp
         return np.frompyfunc(lambda x: f(mp, x, param), 1, 1)(a)
+
+    def exp(self, a: Value) -> Value:
+        return np.frompyfunc(self.mp.exp, 1, 1)(a)
+
+    def log(self, a: Value) -> Value:
+        return np.frompyfunc(self.mp.log, 1, 1)(a)
 
     def lift(self, a: Array) -> Value:
         """A float64 array as exact mpmath values."""
@@ -215,6 +236,15 @@ class Symbolic(Backend):
     def trace(self, a: Value) -> Value:
         return sympy.Matrix([[a.trace()]])
 
+    def softmax(self, a: Value) -> Value:
+        e = a.applyfunc(sympy.exp)
+        sums = [sum(e[:, j]) for j in range(a.cols)]
+        return sympy.Matrix(*a.shape, lambda i, j: e[i, j] / sums[j])
+
+    def log_softmax(self, a: Value) -> Value:
+        logs = [sympy.log(sum(sympy.exp(x) for x in a[:, j])) for j in range(a.cols)]
+        return sympy.Matrix(*a.shape, lambda i, j: a[i, j] - logs[j])
+
 
 class Torch(Backend):
     """float64 tensors of the given torch module: the forward pass for torch's own autograd."""
@@ -260,6 +290,12 @@ class Torch(Backend):
 
     def trace(self, a: Value) -> Value:
         return self.torch.trace(a).reshape(1, 1)
+
+    def softmax(self, a: Value) -> Value:
+        return self.torch.softmax(a, dim=0)
+
+    def log_softmax(self, a: Value) -> Value:
+        return self.torch.log_softmax(a, dim=0)
 
 
 FLOAT = Backend()
@@ -392,6 +428,12 @@ class Evaluator:
 
     def _eval_Trace(self, n: E.Trace, k: list[Value], shape: Shape) -> Value:
         return self.b.trace(k[0])
+
+    def _eval_Softmax(self, n: E.Softmax, k: list[Value], shape: Shape) -> Value:
+        return self.b.softmax(k[0])
+
+    def _eval_LogSoftmax(self, n: E.LogSoftmax, k: list[Value], shape: Shape) -> Value:
+        return self.b.log_softmax(k[0])
 
 
 def evaluate(

@@ -448,6 +448,32 @@ class Trace(Expr):
         return Trace(children[0])
 
 
+class Softmax(Expr):
+    """softmax per column: each column of a [k x B] batch exponentiated and normalized to sum 1."""
+
+    __slots__ = ("children",)
+
+    def __init__(self, arg: Expr) -> None:
+        self.children = (arg,)
+        self._finish(arg.shape)
+
+    def rebuild(self, children: tuple[Expr, ...]) -> Expr:
+        return Softmax(children[0])
+
+
+class LogSoftmax(Expr):
+    """log softmax per column: z − 𝟏 log(𝟏ᵀ e^z), computed without forming softmax."""
+
+    __slots__ = ("children",)
+
+    def __init__(self, arg: Expr) -> None:
+        self.children = (arg,)
+        self._finish(arg.shape)
+
+    def rebuild(self, children: tuple[Expr, ...]) -> Expr:
+        return LogSoftmax(children[0])
+
+
 # ---------------------------------------------------------------------------------------------
 # Simplifying constructors: the only way the engine builds compound nodes.
 

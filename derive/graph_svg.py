@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from dataclasses import dataclass
 from html import escape as _escape_markup
 
 from derive import expr as E
@@ -55,8 +56,30 @@ def escape(text: str) -> str:
 _XML_INVALID = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
-def network_svg(spec: Spec) -> str:
-    """The spec's computational graph as an SVG document."""
+@dataclass(frozen=True)
+class Layout:
+    """Where each box of the graph sits (its top-left corner, y downwards) and the uses between
+    them, in pixels: what the SVG and LaTeX pictures both draw."""
+
+    width: int
+    height: int
+    pos: dict[str, tuple[int, int]]
+    uses: list[tuple[str, str]]  # (name, the equation using it), once per use
+    fanout: set[str]  # names used more than once
+
+    def edges(self) -> list[tuple[str, str, int]]:
+        """Each use with its number among the uses of the same pair (0, 1, ...): its bend."""
+        seen: dict[tuple[str, str], int] = {}
+        out = []
+        for a, b in self.uses:
+            k = seen.get((a, b), 0)
+            seen[(a, b)] = k + 1
+            out.append((a, b, k))
+        return out
+
+
+def layout(spec: Spec) -> Layout:
+    """Variables in the first column, each equation one column right of its latest input."""
     column: dict[str, int] = {name: 0 for name in spec.variables}
     uses: list[tuple[str, str]] = []
     for eq in spec.equations:
@@ -78,6 +101,23 @@ def network_svg(spec: Spec) -> str:
     width = max(MARGIN * 2 + (max(rows) + 1) * (BOX_W + GAP_X) - GAP_X, 480)
     height = MARGIN * 2 + max(len(v) for v in rows.values()) * (BOX_H + GAP_Y) - GAP_Y + 30
     fanout = {n for n in spec.names() if sum(1 for a, _ in uses if a == n) > 1}
+    return Layout(width, height, pos, uses, fanout)
+
+
+def box_caption(spec: Spec, name: str) -> str:
+    """The second line of a box: its role and size (h×n, scalar)."""
+    shape = spec.shape_of(name)
+    size = "scalar" if shape == E.SCALAR else f"{shape[0]}×{shape[1]}"
+    return f"{spec.role_of(name)}, {size}"
+
+
+LEGEND = "dashed border: used more than once; its gradient sums the edges"
+
+
+def network_svg(spec: Spec) -> str:
+    """The spec's computational graph as an SVG document."""
+    lay = layout(spec)
+    width, height, pos, fanout = lay.width, lay.height, lay.pos, lay.fanout
     out = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
         f'viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="14">',
@@ -85,10 +125,7 @@ def network_svg(spec: Spec) -> str:
         '<defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" '
         'markerHeight="7" orient="auto"><path d="M0,0 L10,5 L0,10 z" fill="#555"/></marker></defs>',
     ]
-    seen: dict[tuple[str, str], int] = {}
-    for a, b in uses:
-        k = seen.get((a, b), 0)
-        seen[(a, b)] = k + 1
+    for a, b, k in lay.edges():
         (x1, y1), (x2, y2) = pos[a], pos[b]
         bend = 18 * k
         sx, sy, ex, ey = x1 + BOX_W, y1 + BOX_H / 2, x2, y2 + BOX_H / 2
@@ -100,9 +137,7 @@ def network_svg(spec: Spec) -> str:
     for name in spec.names():
         x, y = pos[name]
         role = spec.role_of(name)
-        shape = spec.shape_of(name)
         label = plain(spec.latex_of(name))
-        size = "scalar" if shape == E.SCALAR else f"{shape[0]}×{shape[1]}"
         border = (
             'stroke-width="3" stroke-dasharray="6 2"' if name in fanout else 'stroke-width="1.2"'
         )
@@ -115,9 +150,8 @@ def network_svg(spec: Spec) -> str:
         )
         out.append(
             f'<text x="{x + BOX_W / 2}" y="{y + 33}" text-anchor="middle" font-size="11" '
-            f'fill="#444">{escape(role)}, {escape(size)}</text>'
+            f'fill="#444">{escape(box_caption(spec, name))}</text>'
         )
-    legend = "dashed border: used more than once; its gradient sums the edges"
-    out.append(f'<text x="{MARGIN}" y="{height - 10}" font-size="11" fill="#444">{legend}</text>')
+    out.append(f'<text x="{MARGIN}" y="{height - 10}" font-size="11" fill="#444">{LEGEND}</text>')
     out.append("</svg>")
     return "\n".join(out) + "\n"

@@ -355,6 +355,13 @@ class LatexPrinter:
     def _print_Identity(self, e: E.Expr) -> tuple[str, int]:
         return "I", ATOM
 
+    def _print_Softmax(self, e: E.Expr) -> tuple[str, int]:
+        return r"\operatorname{softmax}" + delimit("(", ")", self.doprint(e.children[0])), ATOM
+
+    def _print_LogSoftmax(self, e: E.Expr) -> tuple[str, int]:
+        arg = delimit("(", ")", self.doprint(e.children[0]))
+        return r"\log \operatorname{softmax}" + arg, ATOM
+
 
 def printer_for(spec: Spec) -> LatexPrinter:
     """The spec's printer, one per spec: its memo of printed subtrees is shared by every

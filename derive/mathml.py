@@ -34,7 +34,7 @@ from derive.latex import (
     standardized_names,
 )
 from derive.spec import Spec
-from derive.steps import CHAIN, Partial, steps, where
+from derive.steps import CHAIN, Partial, standardizations, steps, where
 
 MATHML_NS = "http://www.w3.org/1998/Math/MathML"
 INVISIBLE_TIMES = "\u2062"
@@ -633,6 +633,13 @@ class MathmlPrinter(MathmlPrinterBase):
     def _print_Identity(self, e: E.Expr) -> tuple[str, int]:
         return mi("I"), ATOM
 
+    def _print_Softmax(self, e: E.Expr) -> tuple[str, int]:
+        return self._operator("softmax", e.children[0]), ATOM
+
+    def _print_LogSoftmax(self, e: E.Expr) -> tuple[str, int]:
+        softmax = self._operator("softmax", e.children[0])
+        return mrow(mi("log"), mo(APPLY_FUNCTION), softmax), ATOM
+
 
 # how an activation row's `latex_call` (a LaTeX template over {a}) reads in MathML
 _CALL_FORMS: dict[str, Callable[[str], str]] = {
@@ -700,13 +707,7 @@ def where_rows(deriv: Derivation, name: str) -> list[str]:
     p = MathmlPrinter.for_spec(deriv.spec)
     out: list[str] = []
     for item in where(deriv, name):
-        if item.partial is None:  # a definition, for a standardized value shown as Ẑ
-            hat = p.standardized.get(item.value)
-            if hat is None or not isinstance(item.value, E.Standardize):
-                continue
-            lhs, value = name_mathml(hat), p.standardize_definition(item.value)
-        else:
-            lhs, value = _partial(p, item.partial), p.doprint(item.value)
+        lhs, value = _partial(p, item.partial), p.doprint(item.value)
         if item.activation and item.activation_arg is not None:
             derivative = p.derivative(item.activation, item.activation_arg)
             row = mrow(lhs, mo("="), derivative, mo("="), value)
@@ -714,4 +715,8 @@ def where_rows(deriv: Derivation, name: str) -> list[str]:
             row = equation(lhs, value)
         if row not in out:
             out.append(row)
+    for node in standardizations(deriv, name):  # Ẑ, when shown by its hat, defined
+        hat = p.standardized.get(node)
+        if hat is not None:
+            out.append(equation(name_mathml(hat), p.standardize_definition(node)))
     return out

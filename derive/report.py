@@ -20,7 +20,18 @@ from derive.chain_rule import Derivation, Gradient
 from derive.latex import LatexPrinter, delimit, printer_for
 from derive.linebreak import aligned_rows
 from derive.spec import Spec, fmt_shape
-from derive.steps import Partial, Step, WhereItem, partial_data, steps, steps_data, where
+from derive.steps import (
+    UPSTREAM,
+    Partial,
+    Step,
+    WhereItem,
+    notes,
+    partial_data,
+    standardizations,
+    steps,
+    steps_data,
+    where,
+)
 from derive.sympy_form import ascii_form
 
 
@@ -74,13 +85,7 @@ def rendered_where(deriv: Derivation, name: str) -> list[tuple[WhereItem, str]]:
     out: list[tuple[WhereItem, str]] = []
     seen: set[str] = set()
     for item in where(deriv, name):
-        if item.partial is None:  # a definition: Ẑ = (Z − E[Z]) / √(V(Z) + ε), if shown as Ẑ
-            hat = p.standardized.get(item.value)
-            if hat is None or not isinstance(item.value, E.Standardize):
-                continue
-            lhs, value = hat, p.standardize_definition(item.value)
-        else:
-            lhs, value = _partial(p, item.partial), p.doprint(item.value)
+        lhs, value = _partial(p, item.partial), p.doprint(item.value)
         if item.activation and item.activation_arg is not None:
             act = ACTIVATIONS[item.activation].latex
             arg = p.doprint(item.activation_arg)
@@ -96,8 +101,25 @@ def rendered_where(deriv: Derivation, name: str) -> list[tuple[WhereItem, str]]:
 
 
 def where_lines(deriv: Derivation, name: str) -> list[str]:
-    """The local factors and upstream gradients the steps use, as LaTeX equations with a note."""
-    return [line for _, line in rendered_where(deriv, name)]
+    """The local factors and upstream gradients the steps use, as LaTeX equations with a note,
+    then the definition of each standardized value the steps show by its hat."""
+    return [line for _, line in rendered_where(deriv, name)] + definition_lines(deriv, name)
+
+
+def definition_lines(deriv: Derivation, name: str) -> list[str]:
+    """Ẑ = (Z − E[Z]) / √(V(Z) + ε) for each standardization the steps show as Ẑ."""
+    p = printer_for(deriv.spec)
+    return [
+        rf"{p.standardized[s]} = {p.standardize_definition(s)} \quad \text{{(per row, over the "
+        "batch)}"
+        for s in standardizations(deriv, name)
+        if s in p.standardized
+    ]
+
+
+def used_facts(deriv: Derivation, name: str) -> list[str]:
+    """The facts a rule used on the way (each column of y sums to 1), as sentences."""
+    return [f"Used: {fact}." for fact in notes(deriv, name)]
 
 
 def fanout_note(g: Gradient) -> str | None:
@@ -180,6 +202,8 @@ def to_latex_document(deriv: Derivation, names: Sequence[str]) -> str:
         note = fanout_note(g)
         if note:
             out.append(_tex_text(note) + "\n")
+        for fact in used_facts(deriv, name):
+            out.append(_tex_text(fact) + "\n")
         where = aligned_where(deriv, name)
         if where:
             out.append(r"where")
@@ -218,6 +242,8 @@ def to_markdown(deriv: Derivation, names: Sequence[str], picture: str | None = N
         note = fanout_note(g)
         if note:
             out += [note, ""]
+        for fact in used_facts(deriv, name):
+            out += [_md_text(fact), ""]
         for line in where_lines(deriv, name):
             out.append(f"- ${line}$")
         out.append("")
@@ -240,6 +266,7 @@ def to_json_data(deriv: Derivation, names: Sequence[str]) -> dict[str, Any]:
                 "where": where_lines(deriv, name),
                 "step_data": _step_data(deriv, name),
                 "where_data": _where_data(deriv, name),
+                "notes": notes(deriv, name),
                 "edges": [
                     {"from": e.consumer, "kind": e.kind, "activation": e.activation}
                     for e in g.edges
@@ -260,23 +287,25 @@ def to_json_data(deriv: Derivation, names: Sequence[str]) -> dict[str, Any]:
 
 def _step_data(deriv: Derivation, name: str) -> list[dict[str, Any]]:
     rendered = rendered_steps(deriv, name)
-    items, texts = [s for s, _ in rendered], [t for _, t in rendered]
-    return steps_data(items, texts, ascii_form, deriv.spec.loss)
+    return steps_data([s for s, _ in rendered], ascii_form, deriv.spec.loss)
 
 
 def _where_data(deriv: Derivation, name: str) -> list[dict[str, Any]]:
     out = []
-    for item, line in rendered_where(deriv, name):
-        row: dict[str, Any] = {"kind": item.kind}
-        if item.partial is not None:
-            row.update(partial_data(item.partial, deriv.spec.loss))
-        row["sympy"] = ascii_form(item.value)
+    for item, _ in rendered_where(deriv, name):
+        row: dict[str, Any] = {"kind": item.kind, **partial_data(item.partial, deriv.spec.loss)}
+        if item.kind != UPSTREAM:  # an upstream gradient is that gradient's own entry
+            row["sympy"] = ascii_form(item.value)
         if item.activation:
             row["activation"] = item.activation
         if item.note:
             row["note"] = item.note
-        row["latex"] = line
         out.append(row)
+    p = printer_for(deriv.spec)
+    for node in standardizations(deriv, name):  # as definition_lines writes them
+        if node in p.standardized:
+            out.append({"kind": "definition", "sympy": ascii_form(node),
+                        "note": "per row, over the batch"})  # fmt: skip
     return out
 
 

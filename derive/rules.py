@@ -22,6 +22,16 @@ class RuleContext(Protocol):
         """The name of node's value if an equation defines exactly that node, else the node."""
         ...
 
+    def sums_to_one(self, e: E.Expr) -> bool:
+        """Whether each column of e is declared to sum to 1 (a target of one-hot or probability
+        columns): then 𝟏ᵀe = 𝟏ᵀ, and the rule may say so (`note`)."""
+        ...
+
+    def note(self, text: str, general: E.Expr | None = None, used: E.Expr | None = None) -> None:
+        """A sentence the derivation's steps print: a fact the rule used, and the contribution
+        before (`general`) and after (`used`) it was used, for the steps to show both."""
+        ...
+
 
 Contribution = list[tuple[E.Expr, E.Expr]]
 Rule = Callable[[E.Expr, E.Expr, RuleContext], Contribution]
@@ -39,6 +49,12 @@ def unbroadcast(G: E.Expr, shape: E.Shape) -> E.Expr:
     if shape == (1, cols):
         return E.matmul(E.Ones((1, rows)), G)
     raise ValueError(f"cannot unbroadcast {G.shape} to {shape}")
+
+
+def _column_sums(G: E.Expr) -> E.Expr:
+    """𝟏 𝟏ᵀ G: each column's sum, repeated down the column (k x k ones times G)."""
+    k = G.shape[0]
+    return E.matmul(E.Ones((k, 1)), E.Ones((1, k)), G)
 
 
 def _per_row_factors(G: E.Expr) -> tuple[list[E.Expr], E.Expr]:
@@ -164,6 +180,29 @@ class BackwardRules:
 
     _back_Ones = _back_Zero = _back_Identity = _back_Const
 
+    def _back_Softmax(self, node: E.Expr, G: E.Expr, ctx: RuleContext) -> Contribution:
+        # per column, J = diag(s) − s sᵀ is symmetric, so Jᵀg = s ⊙ g − s (sᵀg):
+        # S ⊙ G − S ⊙ (𝟏 𝟏ᵀ (S ⊙ G)), the off-diagonal part the second term
+        (arg,) = node.children
+        S = ctx.named(node)
+        SG = E.hadamard(S, G)
+        return [(arg, E.sub(SG, E.hadamard(S, _column_sums(SG))))]
+
+    def _back_LogSoftmax(self, node: E.Expr, G: E.Expr, ctx: RuleContext) -> Contribution:
+        # log softmax(z) = z − 𝟏 log(𝟏ᵀ e^z): its Jacobian per column is I − s 𝟏ᵀ, so the
+        # gradient is G − S ⊙ (𝟏 𝟏ᵀ G), S = softmax(z)
+        (arg,) = node.children
+        S = ctx.named(E.Softmax(arg))
+        coef, body = E._split_coef(G)
+        if isinstance(body, E.Var) and ctx.sums_to_one(body):
+            # G = c y with every column of y summing to 1: 𝟏ᵀG = c 𝟏ᵀ, so the gradient is
+            # c y − c S = −c (S − y): softmax(z) − y, the textbook result
+            general = E.sub(G, E.hadamard(S, _column_sums(G)))
+            used = E.scale(-coef, E.sub(S, body))
+            ctx.note(f"each column of {body.name} sums to 1, so 1ᵀ{body.name} = 1ᵀ", general, used)
+            return [(arg, used)]
+        return [(arg, E.sub(G, E.hadamard(S, _column_sums(G))))]
+
     def _back_Trace(self, node: E.Expr, G: E.Expr, ctx: RuleContext) -> Contribution:
         # d tr(A) / dA = I (Cookbook 100)
         (arg,) = node.children
@@ -179,7 +218,22 @@ class BackwardRules:
 RULES = BackwardRules()
 
 
-def rule_for(node: E.Expr) -> Rule:
+class DiagonalSoftmax(BackwardRules):
+    """The classic mistake, as rules: softmax's Jacobian taken as its diagonal diag(s ⊙ (1 − s))
+    (the off-diagonal −s sᵀ forgotten). Only the diagnosis derives with these."""
+
+    def _back_Softmax(self, node: E.Expr, G: E.Expr, ctx: RuleContext) -> Contribution:
+        (arg,) = node.children
+        S = ctx.named(node)
+        return [(arg, E.hadamard(G, S, E.add(E.const(1), E.neg(S), shape=S.shape)))]
+
+    def _back_LogSoftmax(self, node: E.Expr, G: E.Expr, ctx: RuleContext) -> Contribution:
+        (arg,) = node.children
+        S = ctx.named(E.Softmax(arg))
+        return [(arg, E.hadamard(G, E.add(E.const(1), E.neg(S), shape=S.shape)))]
+
+
+def rule_for(node: E.Expr, rules: BackwardRules = RULES) -> Rule:
     """The backward rule of node's type, or a clear refusal naming the node."""
-    rule: Rule = handler(RULES, "_back_", node, "backward rule")
+    rule: Rule = handler(rules, "_back_", node, "backward rule")
     return rule

@@ -25,6 +25,7 @@ from derive.activations import ACTIVATIONS
 from derive.errors import GradproofError, SpecError, TooLargeError
 from derive.greek import COMMANDS
 from derive.limits import DEFAULT, Limits, read_bounded, toml_depth
+from derive.losses import LOSSES
 
 ROLES = ("input", "target", "param")
 REDUCTIONS = ("sum", "mean")  # of all entries, or along one axis with axis=0|1
@@ -32,15 +33,21 @@ NORMALIZATIONS = ("standardize", "batchnorm")  # per row over the batch columns
 DEFAULT_EPS = sympy.Rational(1, 10**5)  # added to the variance when the spec gives no eps
 
 
+COLUMN_FUNCTIONS = ("softmax", "log_softmax")  # per column of a [k x B] batch
+
+
 def functions() -> tuple[str, ...]:
-    """What a spec may call: the activation table as it is now, the reductions and the
-    normalizations."""
-    return (*ACTIVATIONS, *REDUCTIONS, *NORMALIZATIONS)
+    """What a spec may call: the activation table as it is now, the reductions, softmax and
+    log-softmax, the classification losses and the normalizations."""
+    return (*ACTIVATIONS, *REDUCTIONS, *COLUMN_FUNCTIONS, *LOSSES, *NORMALIZATIONS)
+
 
 TOP_LEVEL_KEYS = {"title", "description", "dims", "vars", "forward", "aliases"}
 # [aliases]: a name the notes use for a gradient, as `delta2 = "dL/da2"` (the loss over a name)
 ALIAS_FORM = re.compile(r"d([A-Za-z_][A-Za-z0-9_]*)\s*/\s*d([A-Za-z_][A-Za-z0-9_]*)")
-VAR_KEYS = {"shape", "role", "latex", "range"}
+VAR_KEYS = {"shape", "role", "latex", "range", "values"}
+# what a target's entries are: any real numbers, or columns that sum to 1
+VALUES = ("real", "onehot", "probabilities")
 MAX_EQUATION_CHARS = 2_000
 MAX_NESTING = 64
 MAX_DIM = 1_000_000
@@ -80,6 +87,7 @@ class Variable:
     role: str
     latex: str
     value_range: tuple[float, float] | None = None
+    values: str = "real"  # "onehot" or "probabilities": each column sums to 1 (a target)
 
 
 @dataclass(frozen=True)
@@ -506,7 +514,7 @@ class _SpecReader:
             extra = sorted(set(body) - VAR_KEYS)
             if extra:
                 raise self.fail(
-                    f"unknown key {extra[0]!r}; expected shape, role, latex, range", where
+                    f"unknown key {extra[0]!r}; expected shape, role, latex, range, values", where
                 )
             if "shape" not in body:
                 raise self.fail('no shape; expected shape = "scalar" or [rows, cols]', where)
@@ -516,8 +524,21 @@ class _SpecReader:
                 raise self.fail(f"role is {role!r}; expected one of {', '.join(ROLES)}", where)
             latex = self._latex(body.get("latex"), name, where)
             value_range = self._range(body.get("range"), where)
-            out[name] = Variable(name, shape, role, latex, value_range)
+            values = self._values(body.get("values", "real"), role, value_range, where)
+            out[name] = Variable(name, shape, role, latex, value_range, values)
         return out
+
+    def _values(
+        self, raw: Any, role: str, value_range: tuple[float, float] | None, where: str
+    ) -> str:
+        if raw not in VALUES:
+            raise self.fail(f"values is {raw!r}; expected one of {', '.join(VALUES)}", where)
+        if raw != "real" and role != "target":
+            article = "an" if role == "input" else "a"
+            raise self.fail(f'values = "{raw}" is for a target, not {article} {role}', where)
+        if raw != "real" and value_range is not None:
+            raise self.fail(f'values = "{raw}" fixes the range; drop range', where)
+        return str(raw)
 
     def _shape(self, raw: Any, dims: dict[str, int], where: str) -> E.Shape:
         if raw == "scalar":
@@ -616,7 +637,8 @@ class _SpecReader:
             if name not in used:
                 self.warnings.append(f"{v.role} {name!r} is declared but never used")
         for eq in equations[:-1]:
-            if eq.name not in used:
+            # a softmax beside the loss is the prediction ŷ: it names softmax(z) in gradients
+            if eq.name not in used and not isinstance(eq.expr, E.Softmax):
                 self.warnings.append(f"intermediate {eq.name!r} is computed but never used")
 
 
@@ -841,6 +863,8 @@ class _EquationReader:
         if fn in NORMALIZATIONS:
             return self.normalization(fn, node, depth)
         nargs = len(node.args)
+        if fn in LOSSES:
+            return self.loss_call(fn, node, depth)
         act = ACTIVATIONS.get(fn)
         if act is not None and act.param_range is not None and nargs == 2:
             param = node.args[1]
@@ -859,6 +883,10 @@ class _EquationReader:
             takes = "one or two arguments" if two else "one argument"
             raise self.fail(f"{fn}() takes {takes}, got {nargs}", node)
         arg = self.visit(node.args[0], depth + 1)
+        if fn == "softmax":
+            return E.Softmax(arg)
+        if fn == "log_softmax":
+            return E.LogSoftmax(arg)
         if fn == "sum":
             return E.sum_all(arg) if axis is None else E.axis_sum(arg, axis)
         if fn == "mean":
@@ -920,6 +948,21 @@ class _EquationReader:
                 )
         scaled = E.smul(gamma, hat) if gamma.is_scalar else E.hadamard(gamma, hat)
         return E.add(scaled, beta, shape=z.shape)
+
+    def loss_call(self, fn: str, node: ast.Call, depth: int) -> E.Expr:
+        first = LOSSES[fn].first
+        if len(node.args) != 2:
+            raise self.fail(f"{fn}() takes two arguments ({first}, target), got "
+                            f"{len(node.args)}", node)  # fmt: skip
+        a = self.visit(node.args[0], depth + 1)
+        y = self.visit(node.args[1], depth + 1)
+        if a.shape != y.shape:
+            raise self.fail(
+                f"{fn}({self.show(node.args[0])}, {self.show(node.args[1])}): the {first} "
+                f"{fmt_shape(a.shape)} and the target {fmt_shape(y.shape)} must have one shape",
+                node,
+            )
+        return LOSSES[fn].build(a, y)
 
     def show(self, node: ast.AST) -> str:
         return ast.get_source_segment(self.text.strip(), node) or type(node).__name__

@@ -28,12 +28,12 @@ from derive.chain_rule import (
 
 CHAIN = "chain"  # ∂J/∂u · ∂u/∂v · ∂v/∂X: the unique path, as names
 EDGES = "edges"  # ∂J/∂u · ∂u/∂X + ∂J/∂w · ∂w/∂X: one product per use of X
+GENERAL = "general"  # the local form before a fact a rule used (Σ y = 1): softmax's Jacobian
 LOCAL = "local"  # the matrix form with upstream gradients kept as names
 FINAL = "final"  # the matrix form in the forward names
 
 FACTOR = "factor"  # a where-item: a local factor ∂u/∂X
 UPSTREAM = "upstream"  # a where-item: an upstream gradient ∂J/∂u
-DEFINITION = "definition"  # a where-item: a standardized value the steps show as Ẑ, defined
 
 SIDES = {
     LEFT: "multiplies from the left",
@@ -63,12 +63,10 @@ class Step:
 
 @dataclass(frozen=True)
 class WhereItem:
-    """A local factor (with the activation whose derivative it is), an upstream gradient, or
-    (DEFINITION, no partial) a standardization the steps contain, which a printer that shows it
-    by a name (Ẑ) defines."""
+    """A local factor (with the activation whose derivative it is) or an upstream gradient."""
 
     kind: str
-    partial: Partial | None
+    partial: Partial
     value: E.Expr
     activation: str | None = None
     activation_arg: E.Expr | None = None
@@ -87,6 +85,9 @@ def steps(deriv: Derivation, name: str) -> list[Step]:
     if uses and len(uses) == len(g.edges) and len(set(consumers)) == len(consumers):
         products = tuple((Partial(None, c), Partial(c, name)) for c in consumers)
         out.append(Step(EDGES, products))
+    if any(e.general is not None for e in g.edges):
+        general = E.add(*[e.general or e.contribution for e in g.edges], shape=g.shape)
+        out.append(Step(GENERAL, result=general))
     if g.local != g.final:
         out.append(Step(LOCAL, result=g.local))
     out.append(Step(FINAL, result=g.final))
@@ -115,13 +116,34 @@ def where(deriv: Derivation, name: str) -> list[WhereItem]:
         if e.consumer != deriv.spec.loss and e.consumer not in named:
             named.add(e.consumer)
             out.append(WhereItem(UPSTREAM, Partial(None, e.consumer), deriv[e.consumer].final))
-    tops = {eq.expr for eq in deriv.spec.equations}  # named by their equation: nothing to define
-    for e in g.edges:
+    return out
+
+
+def standardizations(deriv: Derivation, name: str) -> list[E.Standardize]:
+    """The standardizations the steps contain that no equation names (the Ẑ of a batch norm):
+    a printer that shows one by a name defines it under the steps, Ẑ = (Z − E[Z]) / √(V + ε)."""
+    tops = {eq.expr for eq in deriv.spec.equations}
+    out: list[E.Standardize] = []
+    for e in deriv[name].edges:
         for node in E.walk_nodes(e.contribution):
-            if isinstance(node, E.Standardize) and node not in tops:
-                item = WhereItem(DEFINITION, None, node, note="per row, over the batch")
-                if item not in out:
-                    out.append(item)
+            if isinstance(node, E.Standardize) and node not in tops and node not in out:
+                out.append(node)
+    return out
+
+
+def notes(deriv: Derivation, name: str) -> list[str]:
+    """The facts the rules used on the way to ∂J/∂name (on its own edges and upstream)."""
+    out: list[str] = []
+    seen: set[str] = set()
+    stack = [name]
+    while stack:
+        n = stack.pop()
+        if n in seen or n not in deriv.gradients:
+            continue
+        seen.add(n)
+        g = deriv[n]
+        out.extend(t for t in g.notes if t not in out)
+        stack.extend(e.consumer for e in g.edges)
     return out
 
 
@@ -130,16 +152,16 @@ def partial_data(p: Partial, loss: str) -> dict[str, Any]:
     return {"of": loss if p.upper is None else p.upper, "wrt": p.lower}
 
 
-def steps_data(
-    items: Sequence[Step], latex: Sequence[str], sympy_text: Any, loss: str
-) -> list[dict[str, Any]]:
-    """The steps for JSON: kind, the partials or the expression (SymPy syntax), its LaTeX."""
+def steps_data(items: Sequence[Step], sympy_text: Any, loss: str) -> list[dict[str, Any]]:
+    """The steps for JSON: kind, and the partials or the expression (SymPy syntax); the LaTeX
+    of step i is entry i of the gradient's `steps`, beside it, and the final form is the
+    gradient's own `sympy`."""
     out: list[dict[str, Any]] = []
-    for step, tex in zip(items, latex, strict=True):
-        row: dict[str, Any] = {"kind": step.kind, "latex": tex}
+    for step in items:
+        row: dict[str, Any] = {"kind": step.kind}
         if step.products:
             row["products"] = [[partial_data(p, loss) for p in prod] for prod in step.products]
-        if step.result is not None:
+        if step.result is not None and step.kind != FINAL:  # the final form: the gradient's sympy
             row["sympy"] = sympy_text(step.result)
         out.append(row)
     return out

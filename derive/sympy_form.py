@@ -175,6 +175,21 @@ class _SympyBuilder:
     def _sympy_Trace(self, e: E.Trace) -> sympy.Basic:
         return sympy.Trace(self.build(e.children[0]))
 
+    def _column_sums(self, e: E.Expr, value: sympy.Basic) -> sympy.Basic:
+        """𝟏_k 𝟏_kᵀ value: each column's sum, down the whole column."""
+        rows, _ = self.shape(e)
+        return MatMul(OneMatrix(rows, rows), value, evaluate=False)
+
+    def _sympy_Softmax(self, e: E.Softmax) -> sympy.Basic:
+        exp = ElementwiseApplyFunction(sympy.Lambda(T, sympy.exp(T)), self.build(e.children[0]))
+        return HadamardProduct(exp, HadamardPower(self._column_sums(e, exp), -1))
+
+    def _sympy_LogSoftmax(self, e: E.LogSoftmax) -> sympy.Basic:
+        z = self.build(e.children[0])
+        exp = ElementwiseApplyFunction(sympy.Lambda(T, sympy.exp(T)), z)
+        log = ElementwiseApplyFunction(sympy.Lambda(T, sympy.log(T)), self._column_sums(e, exp))
+        return MatAdd(z, MatMul(-1, log, evaluate=False), evaluate=False)
+
 
 # -- SymPy-syntax text ------------------------------------------------------------------------
 
@@ -295,3 +310,9 @@ class _AsciiPrinter:
 
     def _ascii_Trace(self, e: E.Trace) -> tuple[str, int]:
         return self.call("trace", e)
+
+    def _ascii_Softmax(self, e: E.Softmax) -> tuple[str, int]:
+        return self.call("softmax", e)
+
+    def _ascii_LogSoftmax(self, e: E.LogSoftmax) -> tuple[str, int]:
+        return self.call("log_softmax", e)

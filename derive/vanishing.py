@@ -23,6 +23,7 @@ from derive.errors import OptionError, SpecError
 from derive.evaluate import evaluate
 from derive.limits import DEFAULT, Limits, read_bounded
 from derive.spec import Spec
+from derive.targets import column_array
 
 SATURATED = 1e-3  # f′ below this: a saturated (or, for ReLU, dead) unit
 TOLERANCE = 1e-8  # a gradient, input or weight norm at most this is (near) zero
@@ -189,6 +190,8 @@ def initial_values(spec: Spec, scheme: str, seed: int) -> dict[str, np.ndarray]:
             values[name] = np.ones(shape)  # a batch norm's γ starts at 1 (Ioffe & Szegedy)
         elif v.role == "param":
             values[name] = np.zeros(shape)
+        elif v.values != "real":
+            values[name] = column_array(v.values, (shape[0], shape[1]), rng)
         elif v.value_range:
             values[name] = rng.uniform(*v.value_range, size=shape)
         else:

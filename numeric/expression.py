@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from numeric.errors import NumericSpecError
 from numeric.ops import ACTIVATIONS
-from numeric.spec import functions
+from numeric.spec import LOSSES, functions
 
 Shape = tuple[int, int]
 SCALAR: Shape = (1, 1)
@@ -267,7 +267,17 @@ class _Compiler:
                 return self.emit(Apply("logsumexp", (arg,), SCALAR))
         if func in ("standardize", "batchnorm"):
             return self.normalization(func, node)
+        if func in LOSSES:
+            prediction, target = self.visit(node.args[0]), self.visit(node.args[1])
+            if self.shape(prediction) != self.shape(target):
+                raise self.fail(
+                    f"{func}() needs its two arguments of one shape, got "
+                    f"{_fmt(self.shape(prediction))} and {_fmt(self.shape(target))}"
+                )
+            return self.emit(Apply(func, (prediction, target), SCALAR))
         arg = self.visit(node.args[0])
+        if func in ("softmax", "log_softmax"):
+            return self.emit(Apply(func, (arg,), self.shape(arg)))
         if func in ("sum", "mean"):
             if axis is None:
                 return self.emit(Apply(func, (arg,), SCALAR))
@@ -327,7 +337,8 @@ class _Compiler:
         return self.emit(Apply("add", (scaled, beta), (rows, cols)))
 
 
-_ARITY = {"standardize": (1, 2), "batchnorm": (3, 4)}  # the activations: from their row
+# the activations: from their row
+_ARITY = {"standardize": (1, 2), "batchnorm": (3, 4), **{f: (2, 2) for f in LOSSES}}
 
 
 def compile_equation(

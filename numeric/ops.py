@@ -262,6 +262,70 @@ def _logsumexp_vjp(y_bar: Array, y: Array, e: Array) -> tuple[Array]:
     return (y_bar * (weights / weights.sum()),)
 
 
+def _column_shift(z: Array) -> Array:
+    shifted: Array = z - z.max(axis=0, keepdims=True)
+    return shifted
+
+
+def _log_softmax_forward(z: Array) -> Array:
+    """Per column: z - max - log(sum(exp(z - max))); no exponential overflows."""
+    shifted = _column_shift(z)
+    with np.errstate(under="ignore"):
+        total = np.exp(shifted).sum(axis=0, keepdims=True)
+    result: Array = shifted - np.log(total)
+    return result
+
+
+def _softmax_forward(z: Array) -> Array:
+    with np.errstate(under="ignore"):
+        e = np.exp(_column_shift(z))
+    result: Array = e / e.sum(axis=0, keepdims=True)
+    return result
+
+
+def _softmax_vjp(y_bar: Array, y: Array, z: Array) -> tuple[Array]:
+    # per column, J = diag(s) - s s^T: J^T g = s * (g - s^T g)
+    return (y * (y_bar - (y * y_bar).sum(axis=0, keepdims=True)),)
+
+
+def _log_softmax_vjp(y_bar: Array, y: Array, z: Array) -> tuple[Array]:
+    # d log s_i / d z_j = [i = j] - s_j: J^T g = g - s (1^T g), s = exp(y)
+    return (y_bar - np.exp(y) * y_bar.sum(axis=0, keepdims=True),)
+
+
+def _cross_entropy_forward(z: Array, t: Array) -> Array:
+    total: Array = -np.add.reduce(t * _log_softmax_forward(z), axis=None, keepdims=True)
+    return total
+
+
+def _cross_entropy_vjp(y_bar: Array, y: Array, z: Array, t: Array) -> tuple[Array, Array]:
+    # -sum t log softmax(z): d/dz = softmax(z) (1^T t) - t (softmax(z) - t when t sums to 1),
+    # d/dt = -log softmax(z)
+    s = _softmax_forward(z)
+    return y_bar * (s * t.sum(axis=0, keepdims=True) - t), -y_bar * _log_softmax_forward(z)
+
+
+def _bce_forward(p: Array, t: Array) -> Array:
+    total: Array = -np.add.reduce(t * np.log(p) + (1 - t) * np.log1p(-p), axis=None, keepdims=True)
+    return total
+
+
+def _bce_vjp(y_bar: Array, y: Array, p: Array, t: Array) -> tuple[Array, Array]:
+    # d/dp = (p - t) / (p (1 - p)); d/dt = log(1 - p) - log p
+    return y_bar * (p - t) / (p * (1 - p)), y_bar * (np.log1p(-p) - np.log(p))
+
+
+def _bce_logits_forward(z: Array, t: Array) -> Array:
+    # -[t log s + (1 - t) log(1 - s)], s = sigmoid(z): max(z, 0) - t z + log(1 + e^-|z|)
+    per = np.maximum(z, 0) - t * z + np.log1p(np.exp(-np.abs(z)))
+    total: Array = np.add.reduce(per, axis=None, keepdims=True)
+    return total
+
+
+def _bce_logits_vjp(y_bar: Array, y: Array, z: Array, t: Array) -> tuple[Array, Array]:
+    return y_bar * (stable_sigmoid(z) - t), -y_bar * z
+
+
 def _op(name: str, arity: int, forward: ForwardRule, vjp: BackwardRule) -> tuple[str, Op]:
     return name, Op(name, arity, forward, vjp)
 
@@ -319,6 +383,11 @@ OPS: dict[str, Op] = dict(
         _op("sum_axis", 1, _sum_axis_forward, _sum_axis_vjp),
         _op("mean_axis", 1, _mean_axis_forward, _mean_axis_vjp),
         _op("standardize", 1, _standardize_forward, _standardize_vjp),
+        _op("softmax", 1, _softmax_forward, _softmax_vjp),
+        _op("log_softmax", 1, _log_softmax_forward, _log_softmax_vjp),
+        _op("cross_entropy", 2, _cross_entropy_forward, _cross_entropy_vjp),
+        _op("binary_cross_entropy", 2, _bce_forward, _bce_vjp),
+        _op("bce_with_logits", 2, _bce_logits_forward, _bce_logits_vjp),
         # Not written by users: the graph builder fuses the exact pattern log(sum(exp(E))).
         _op("logsumexp", 1, logsumexp, _logsumexp_vjp),
     ]

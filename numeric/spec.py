@@ -13,16 +13,18 @@ from numeric.errors import NumericSpecError
 from numeric.ops import ACTIVATIONS
 
 ROLES = ("input", "target", "param")
-STRUCTURAL = ("sum", "mean", "standardize", "batchnorm")
+STRUCTURAL = ("sum", "mean", "standardize", "batchnorm", "softmax", "log_softmax")
+LOSSES = ("cross_entropy", "binary_cross_entropy", "bce_with_logits")  # (prediction, target)
+VALUES = ("real", "onehot", "probabilities")  # a target's columns may be declared to sum to 1
 
 
 def functions() -> tuple[str, ...]:
     """What a spec may call: numeric's activation table (as it is now), the reductions and the
     normalizations."""
-    return (*ACTIVATIONS, *STRUCTURAL)
+    return (*ACTIVATIONS, *STRUCTURAL, *LOSSES)
 
 _TOP_KEYS = frozenset({"title", "description", "dims", "vars", "forward"})
-_VAR_KEYS = frozenset({"shape", "role", "latex", "range"})
+_VAR_KEYS = frozenset({"shape", "role", "latex", "range", "values"})
 _FORWARD_KEYS = frozenset({"expr", "latex"})
 # Range ends: 0 or of a magnitude whose square and reciprocal stay normal float64 numbers.
 RANGE_MIN, RANGE_MAX = 1e-150, 1e150
@@ -36,6 +38,7 @@ class VarSpec:
     shape: tuple[int, int]
     role: str
     value_range: tuple[float, float] | None
+    values: str = "real"
 
 
 @dataclass(frozen=True)
@@ -165,7 +168,12 @@ class _Reader:
                 raise self.fail(where, f"expected role one of {list(ROLES)}, got {role!r}")
             self.optional_str(entry, "latex", where)
             shape = self.shape(where, entry["shape"], dims)
-            out.append(VarSpec(name, shape, role, self.value_range(where, entry.get("range"))))
+            values = entry.get("values", "real")
+            if values not in VALUES or (values != "real" and role != "target"):
+                raise self.fail(where, f"expected values one of {list(VALUES)} (on a target), "
+                                f"got {values!r}")  # fmt: skip
+            value_range = self.value_range(where, entry.get("range"))
+            out.append(VarSpec(name, shape, role, value_range, values))
         if not out:
             raise self.fail("[vars]", "expected at least one variable")
         return out

@@ -34,6 +34,7 @@ class VarInfo:
     shape: tuple[int, int]
     role: str
     value_range: tuple[float, float] | None = None
+    values: str = "real"  # "onehot" or "probabilities": each column sums to 1
 
 
 @dataclass
@@ -58,7 +59,8 @@ class Network:
         if self.dtype.kind != "f":
             raise NumericError(f"dtype must be a floating type, got {self.dtype}")
         self.variables: dict[str, VarInfo] = {
-            v.name: VarInfo(v.name, v.shape, v.role, v.value_range) for v in spec.variables
+            v.name: VarInfo(v.name, v.shape, v.role, v.value_range, v.values)
+            for v in spec.variables
         }
         self.inputs_order: list[str] = [v.name for v in spec.variables]
         self.equations: list[Equation] = self._compile(spec)
@@ -315,11 +317,17 @@ def load_network(
 
 
 def random_values(network: Network, rng: np.random.Generator) -> dict[str, Array]:
-    """A value for every var: uniform in its `range` if given, else standard normal."""
+    """A value for every var: one-hot or probability columns for a target that declares them,
+    uniform in its `range` if given, else standard normal."""
     values: dict[str, Array] = {}
     for name in network.inputs_order:
         info = network.variables[name]
-        if info.value_range is None:
+        if info.values == "onehot":  # one 1 per column, at a random row
+            sample = np.zeros(info.shape)
+            sample[rng.integers(0, info.shape[0], size=info.shape[1]), np.arange(info.shape[1])] = 1
+        elif info.values == "probabilities":  # each column uniform on the simplex
+            sample = rng.dirichlet(np.ones(info.shape[0]), size=info.shape[1]).T
+        elif info.value_range is None:
             sample = rng.standard_normal(info.shape)
         else:
             low, high = info.value_range

@@ -66,9 +66,9 @@ class GeneratedClass:
     answered: set[tuple[str, str]]  # (student, question) with a counted row
 
 
-def assignment_toml() -> str:
+def assignment_toml(questions: list[tuple[str, str, str]] = QUESTIONS) -> str:
     lines = ['title = "A generated class"', 'course = "Tests"']
-    for qid, spec, wrt in QUESTIONS:
+    for qid, spec, wrt in questions:
         partial = ", ".join(f'"{k}" = {v}' for k, v in PARTIAL.items())
         lines += [
             "",
@@ -82,15 +82,16 @@ def assignment_toml() -> str:
     return "\n".join(lines) + "\n"
 
 
-def _bank() -> dict[str, list[tuple[str, str, str | None]]]:
+def _bank(questions: list[tuple[str, str, str]]) -> dict[str, list[tuple[str, str, str | None]]]:
     corpus = tomllib.loads(CORPUS.read_text(encoding="utf-8"))["answer"]
-    bank: dict[str, list[tuple[str, str, str | None]]] = {q: [] for q, _, _ in QUESTIONS}
-    for qid, spec, wrt in QUESTIONS:
+    bank: dict[str, list[tuple[str, str, str | None]]] = {q: [] for q, _, _ in questions}
+    for qid, spec, wrt in questions:
         for a in corpus:
             if a["spec"] == spec and a["wrt"] == wrt:
                 bank[qid].append((a["latex"], a["verdict"], a["mistake"] or None))
     for qid, latex, verdict, mistake in EXTRA:
-        bank[qid].append((latex, verdict, mistake))
+        if qid in bank:
+            bank[qid].append((latex, verdict, mistake))
     return bank
 
 
@@ -106,11 +107,13 @@ def _respaced(rng: random.Random, latex: str) -> str:
     return latex
 
 
-def make_class(folder: Path, rows: int = 1000, seed: int = 0) -> GeneratedClass:
+def make_class(
+    folder: Path, rows: int = 1000, seed: int = 0, questions: list[tuple[str, str, str]] = QUESTIONS
+) -> GeneratedClass:
     """Write assignment.toml and submissions.csv into folder; return what each row must get."""
     rng = random.Random(seed)
-    bank = _bank()
-    ids = [q for q, _, _ in QUESTIONS]
+    bank = _bank(questions)
+    ids = [q for q, _, _ in questions]
     students = [f"s{n:03d}" for n in range(1, max(2, rows // 5) + 1)]
     out = io.BytesIO()
     out.write(b"student_id,question,answer\n")
@@ -185,7 +188,7 @@ def make_class(folder: Path, rows: int = 1000, seed: int = 0) -> GeneratedClass:
                 expected[last[(student, qid)]] = Expected(last[(student, qid)], "superseded")
             last[(student, qid)] = put(record([student, qid, "x + " * 6000 + "x"]), "invalid")
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "assignment.toml").write_text(assignment_toml(), encoding="utf-8")
+    (folder / "assignment.toml").write_text(assignment_toml(questions), encoding="utf-8")
     (folder / "submissions.csv").write_bytes(out.getvalue())
     return GeneratedClass(
         folder / "assignment.toml",

@@ -49,6 +49,8 @@ SAMPLES: dict[type, E.Expr] = {
     E.AxisSum: E.AxisSum(M, 1),
     E.Variance: E.Variance(M),
     E.Standardize: E.Standardize(M, sympy.Rational(1, 1000)),
+    E.Softmax: E.Softmax(M),
+    E.LogSoftmax: E.LogSoftmax(M),
 }
 ENV = {"M": np.array([[0.0, 1, 2], [3, 5, 4], [-1, 6, 2]]), "v": np.ones((3, 1)),
        "u": np.full((3, 1), 2.0), "s": np.full((1, 1), 4.0)}  # fmt: skip
@@ -134,7 +136,8 @@ WEIGHTS = {("n", 1): np.array([[1.0], [-2.0], [0.5]]), ("n", "n"): np.arange(9.0
 # nodes whose rule is checked against finite differences: by name, beyond one per type
 FD_CASES = {
     **{kind.__name__: SAMPLES[kind] for kind in (E.Diag, E.Trace, E.MatMul, E.Hadamard, E.Div,
-                                                  E.ScalarMul, E.Variance, E.Standardize)},
+                                                  E.ScalarMul, E.Variance, E.Standardize,
+                                                  E.Softmax, E.LogSoftmax)},
     "AxisSum over rows": E.AxisSum(M, 1),
     "AxisSum over columns": E.AxisSum(M, 0),
     "Hadamard, a column broadcast": E.Hadamard((V, M)),
@@ -161,6 +164,12 @@ def test_backward_rules_agree_with_finite_differences(case: str) -> None:
 class _NoNames:
     def named(self, node: E.Expr) -> E.Expr:
         return node
+
+    def sums_to_one(self, e: E.Expr) -> bool:
+        return False
+
+    def note(self, text: str, general: E.Expr | None = None, used: E.Expr | None = None) -> None:
+        pass
 
 
 def test_an_unknown_node_is_refused_by_name_everywhere() -> None:

@@ -89,7 +89,8 @@ def test_the_new_rows_are_named_only_in_their_tables() -> None:
     offenders = []
     for folder in ("derive", "numeric"):
         for path in sorted((ROOT / folder).rglob("*.py")):
-            if path.name in ("activations.py", "ops.py"):
+            # the tables, and the loss table that composes their rows (bce_with_logits: softplus)
+            if path.name in ("activations.py", "ops.py", "losses.py"):
                 continue
             text = path.read_text(encoding="utf-8")
             for name in ("softplus", "silu", "elu"):

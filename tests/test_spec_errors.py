@@ -287,8 +287,8 @@ CASES: list[tuple[str, str, tuple[str, ...]]] = [
     ("constant_infinite", loss("c * 1e999"), ("equation 'L'", "not a finite number")),
     ("constant_hex_huge", loss("c * 0x" + "f" * 300), ("equation 'L'", "too large")),
     # --- calls -------------------------------------------------------------------------
-    ("unknown_function", hidden("softmax(W @ x)"),
-     ("equation 'z'", "unknown function 'softmax'", "sigmoid")),
+    ("unknown_function", hidden("softmin(W @ x)"),
+     ("equation 'z'", "unknown function 'softmin'", "sigmoid")),
     ("too_many_arguments", hidden("sigmoid(x, y)"),
      ("equation 'z'", "sigmoid() takes one argument, got 2")),
     ("no_arguments", loss("sum()"), ("equation 'L'", "sum() takes one argument, got 0")),

@@ -25,9 +25,10 @@ import sympy
 from derive import expr as E
 from derive.activations import ACTIVATIONS, derivative_expr
 from derive.answers.equivalence import Draw, close, constant_ratio, values_at
-from derive.chain_rule import Derivation, Gradient
+from derive.chain_rule import Derivation, Gradient, derive_gradients
 from derive.evaluate import Array, Cache, evaluate
 from derive.latex import LatexPrinter, printer_for
+from derive.rules import DiagonalSoftmax
 
 # One table of mistake kinds: `check --json` reports one of these in `mistake` (two joined by
 # "+" for a pair of mistakes), and assignments give partial credit by these names. The order is
@@ -38,6 +39,8 @@ MISTAKE_KINDS: dict[str, str] = {
     "activation_derivative": "the wrong derivative of an activation (tanh′ for σ′, ReLU′ for "
     "leaky ReLU′) or its formula written wrong (a factor or a square missing)",
     "activation_missing": "the activation's derivative left out",
+    "softmax_jacobian": "softmax's Jacobian taken as its diagonal s ⊙ (1 − s): the off-diagonal "
+    "part −s sᵀ forgotten",
     "activation_argument": "the activation's derivative taken at the wrong argument (its output, "
     "another layer's input, without the bias), or the activation itself used in its place",
     "transpose": "a transpose missing or extra, a term or the whole gradient transposed",
@@ -58,6 +61,7 @@ ACTIVATION_MISSING, ACTIVATION_ARGUMENT = "activation_missing", "activation_argu
 ACTIVATION_DERIVATIVE, SYMMETRIC = "activation_derivative", "symmetric"
 HADAMARD, WRONG_VARIABLE, FANOUT = "hadamard", "wrong_variable", "fanout"
 MISSING_FACTOR, MISSING_TERM = "missing_factor", "missing_term"
+SOFTMAX_JACOBIAN = "softmax_jacobian"
 
 MAX_MUTATIONS = 600  # single mutations evaluated per answer
 PAIR_PER_KIND = 3  # the most specific distinct mutations of each kind combined two at a time
@@ -176,12 +180,29 @@ def mutations(deriv: Derivation, wrt: str) -> Iterator[Mutation]:
     final = deriv[wrt].final
     yield from _mutations_of(deriv, final)
     yield from _fanout_mutations(deriv, wrt)
+    yield from _softmax_mutations(deriv, wrt)
     seen = {final}
     expanded = deriv.expanded(wrt)
     for form in (expanded, distribute(expanded)):
         if form not in seen and E.count_nodes(form) < MAX_EXPANDED_NODES:
             seen.add(form)
             yield from _mutations_of(deriv, form)
+
+
+def _softmax_mutations(deriv: Derivation, wrt: str) -> Iterator[Mutation]:
+    """The gradient derived with softmax's Jacobian taken as its diagonal (−y ⊙ (1 − ŷ) for
+    ŷ − y): a rule-level mistake, so the whole derivation is redone with that rule."""
+    kinds = (E.Softmax, E.LogSoftmax)
+    if not any(isinstance(n, kinds) for q in deriv.spec.equations for n in E.walk_nodes(q.expr)):
+        return
+    wrong = derive_gradients(deriv.spec, DiagonalSoftmax())[wrt].final
+    if wrong != deriv[wrt].final:
+        yield Mutation(
+            SOFTMAX_JACOBIAN,
+            "softmax's Jacobian is taken as its diagonal, ŷ ⊙ (1 − ŷ): its off-diagonal part "
+            "−ŷ ŷᵀ is missing (with it, the cross-entropy's gradient is ŷ − y)",
+            wrong,
+        )
 
 
 def _mutations_of(deriv: Derivation, root: E.Expr) -> Iterator[Mutation]:

@@ -35,6 +35,7 @@ MAX_DEPTH = 150
 MAX_EXPONENT = 64
 TRANSPOSE_MARKS = {"T", "top", "intercal", "mathsf{T}", "mathrm{T}", "mathsfT", "mathrmT", "t",
                    "tr", "mathsf{t}", "mathrm{t}", "mathsft", "mathrmt"}  # fmt: skip
+SOFTMAX = ("softmax", "Softmax", "SoftMax")  # \operatorname{softmax}(z), per column
 # hyperbolic functions that are no activation, read through exp: (e^u + e^-u) / 2, ...
 HYPERBOLIC = {"cosh": (1, 1, False), "sinh": (1, -1, False), "sech": (1, 1, True)}
 # the spellings of each function: from the activation table, plus the hyperbolic ones
@@ -361,6 +362,12 @@ class _Parser:
             t = self.peek()
             if t.is_sym("*"):
                 return self.star_product(items, self.next())
+            if t.is_sym("/"):  # (ŷ − y)/B: what is left of the slash over the next factor
+                self.next()
+                left = items[0][0] if len(items) == 1 else self.build_product(items)
+                right = self.as_expr(self.unary())
+                items = [(self.divide(self.as_expr(left), right, t), start)]
+                continue
             if t.is_cmd("cdot", "times"):
                 self.next()
                 t = self.peek()
@@ -784,9 +791,12 @@ class _Parser:
             return self.column_sum()
         if name in ("operatorname", "mathrm", "text", "mathsf", "operatorname*"):
             word = _joined(self.peek_group(1))
-            if word in operator_names() or word in ("diag", "tr", "trace", "sum", "step", "V", "E"):
+            words = ("diag", "tr", "trace", "sum", "step", "V", "E", *SOFTMAX)
+            if word in operator_names() or word in words:
                 self.next()
                 self.group_tokens()
+                if word in SOFTMAX:  # per column, as the spec's softmax(z)
+                    return E.Softmax(self.call_argument())
                 if word == "diag":
                     arg = self.call_argument()
                     if arg.shape[1] != 1:
@@ -1101,6 +1111,10 @@ class _Parser:
         bottom = self.as_expr(
             _Parser(self.reader, [*den, Token("end", "", t.pos)], self.warnings).whole()
         )
+        return self.divide(top, bottom, t)
+
+    def divide(self, top: E.Expr, bottom: E.Expr, t: Token) -> E.Expr:
+        """top over bottom (\\frac or /): by a scalar, or elementwise, said so."""
         if not bottom.is_scalar and top.is_scalar:
             note = f"read a scalar over a {fmt_shape(bottom.shape)} array as elementwise inverses"
             if note not in self.warnings:

@@ -17,6 +17,8 @@ FIX_HINTS: dict[str, str] = {
     "tanh′(a) = 1 − tanh²(a), ReLU′(a) = 𝟙[a > 0]",
     "activation_missing": "multiply (⊙) by the activation's derivative at the layer's "
     "pre-activation",
+    "softmax_jacobian": "softmax's Jacobian is diag(s) − s sᵀ, not diag(s ⊙ (1 − s)): every "
+    "output depends on every input; with the cross-entropy the two parts add up to ŷ − y",
     "activation_argument": "take the activation's derivative at its own input, the "
     "pre-activation with its bias, not at its output or another layer's",
     "transpose": "a gradient has the shape of its variable (denominator layout): check each "

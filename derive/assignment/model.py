@@ -30,12 +30,15 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from difflib import get_close_matches
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from derive.answers.diagnosis import MISTAKE_KINDS
 from derive.api import Network
 from derive.errors import AssignmentError, GradproofError
 from derive.limits import DEFAULT, Limits, read_bounded, toml_depth
+
+if TYPE_CHECKING:
+    from derive.document.model import Document
 
 ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,31}\Z")
 MAX_QUESTIONS = 200
@@ -125,6 +128,18 @@ class Assignment:
         from derive.assignment.grading import grade
 
         return grade(self, submissions, out, **options)
+
+    def key(self, out: str | Path | None = None, *, pdf: bool = False) -> Document:
+        """The answer key; see `derive.assignment.key` for the other options."""
+        from derive.assignment.publish import key
+
+        return key(self, out, pdf=pdf)
+
+    def sheet(self, out: str | Path | None = None, *, pdf: bool = False) -> Document:
+        """The students' sheet; see `derive.assignment.sheet`."""
+        from derive.assignment.publish import sheet
+
+        return sheet(self, out, pdf=pdf)
 
     def __repr__(self) -> str:
         size = f"{len(self.questions)} questions, {self.total_points} points"

@@ -1,0 +1,93 @@
+"""A document as JSON: every part as an object with its `type`, math as the LaTeX printer's text
+with the recorded rows, so another tool can lay the same document out its own way."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from derive.document.latex import math_latex, symbol_latex
+from derive.document.model import (
+    Block,
+    Box,
+    BulletList,
+    Code,
+    Document,
+    Equation,
+    Figure,
+    Final,
+    Forward,
+    Inline,
+    Paragraph,
+    Section,
+    Steps,
+    Strong,
+    Symbol,
+    Table,
+    Text,
+    Where,
+)
+from derive.report import equations_latex, final_latex, step_lines, where_lines
+from derive.sympy_form import ascii_form
+
+
+def inline_data(parts: tuple[Inline, ...]) -> list[dict[str, str]]:
+    out: list[dict[str, str]] = []
+    for p in parts:
+        if isinstance(p, Text):
+            out.append({"text": p.text})
+        elif isinstance(p, Strong):
+            out.append({"strong": p.text})
+        elif isinstance(p, Code):
+            out.append({"code": p.text})
+        elif isinstance(p, Symbol):
+            out.append({"math": symbol_latex(p)})
+        else:
+            out.append({"math": math_latex(p)})
+    return out
+
+
+def block_data(b: Block) -> dict[str, Any]:
+    if isinstance(b, Section):
+        return {"type": "section", "level": b.level, "title": inline_data(b.title),
+                "blocks": [block_data(x) for x in b.blocks]}  # fmt: skip
+    if isinstance(b, Paragraph):
+        return {"type": "paragraph", "parts": inline_data(b.parts)}
+    if isinstance(b, BulletList):
+        return {"type": "list", "items": [inline_data(i) for i in b.items]}
+    if isinstance(b, Table):
+        return {
+            "type": "table",
+            "header": [inline_data(c) for c in b.header],
+            "rows": [[inline_data(c) for c in row] for row in b.rows],
+        }
+    if isinstance(b, Box):
+        return {"type": "box", "title": b.title, "blocks": [block_data(x) for x in b.blocks]}
+    if isinstance(b, Figure):
+        return {"type": "figure", "network": b.spec.title, "file": b.file,
+                "caption": inline_data(b.caption)}  # fmt: skip
+    assert isinstance(b, Equation)
+    c = b.content
+    if isinstance(c, Forward):
+        return {"type": "forward", "rows": equations_latex(c.spec)}
+    if isinstance(c, Steps):
+        return {"type": "steps", "wrt": c.name, "rows": step_lines(c.deriv, c.name)}
+    if isinstance(c, Where):
+        return {"type": "where", "wrt": c.name, "rows": where_lines(c.deriv, c.name)}
+    assert isinstance(c, Final)
+    g = c.deriv[c.name]
+    return {"type": "final", "wrt": c.name, "latex": final_latex(c.deriv, c.name),
+            "sympy": ascii_form(g.final), "shape": [str(g.shape[0]), str(g.shape[1])]}  # fmt: skip
+
+
+def document_data(doc: Document) -> dict[str, Any]:
+    return {
+        "kind": doc.kind,
+        "title": doc.title,
+        "subtitle": [inline_data(line) for line in doc.subtitle],
+        "blocks": [block_data(b) for b in doc.blocks],
+    }
+
+
+def write_json(doc: Document) -> str:
+    return json.dumps(document_data(doc), indent=2, ensure_ascii=False) + "\n"

@@ -1,0 +1,110 @@
+"""A document as markdown with $…$ math (GitHub, Jupyter, pandoc): one method per part.
+
+Text goes through `derive.assignment.escape` (every ASCII punctuation character escaped, invisible
+characters shown as their code), what a student types is a code span, math is the LaTeX printer's,
+and the network's picture is an image link to its SVG file beside the document.
+"""
+
+from __future__ import annotations
+
+import urllib.parse
+from collections.abc import Callable
+
+from derive.assignment.escape import md_code, md_text
+from derive.document.latex import boxed_final, math_latex, symbol_latex
+from derive.document.model import (
+    Block,
+    Box,
+    BulletList,
+    Code,
+    Document,
+    Equation,
+    Figure,
+    Final,
+    Forward,
+    Inline,
+    Paragraph,
+    Section,
+    Steps,
+    Strong,
+    Symbol,
+    Table,
+    Text,
+    Where,
+)
+from derive.report import aligned_steps, aligned_where, equations_latex
+
+
+class MarkdownWriter:
+    def write(self, doc: Document) -> str:
+        out = [f"# {md_text(doc.title)}", ""]
+        for line in doc.subtitle:
+            out += [self.inline(line) + "  ", ""]
+        for b in doc.blocks:
+            out += [self.block(b, 2), ""]
+        return "\n".join(out).rstrip("\n") + "\n"
+
+    def inline(self, parts: tuple[Inline, ...]) -> str:
+        return "".join(self._inline(p) for p in parts)
+
+    def _inline(self, part: Inline) -> str:
+        if isinstance(part, Text):
+            return md_text(part.text)
+        if isinstance(part, Strong):
+            return f"**{md_text(part.text)}**"
+        if isinstance(part, Code):
+            return md_code(part.text)
+        if isinstance(part, Symbol):
+            return f"${symbol_latex(part)}$"
+        return f"${math_latex(part)}$"
+
+    def block(self, block: Block, depth: int) -> str:
+        method: Callable[[Block, int], str] = getattr(self, f"_block_{type(block).__name__}")
+        return method(block, depth)
+
+    def _block_Section(self, b: Section, depth: int) -> str:
+        parts = [f"{'#' * min(b.level + 1, 6)} {self.inline(b.title)}"]
+        parts += [self.block(x, depth) for x in b.blocks]
+        return "\n\n".join(p for p in parts if p)
+
+    def _block_Paragraph(self, b: Paragraph, depth: int) -> str:
+        return self.inline(b.parts)
+
+    def _block_BulletList(self, b: BulletList, depth: int) -> str:
+        return "\n".join(f"- {self.inline(item)}" for item in b.items)
+
+    def _block_Table(self, b: Table, depth: int) -> str:
+        lines = ["| " + " | ".join(self.inline(c) for c in b.header) + " |"]
+        lines.append("|" + "---|" * len(b.header))
+        lines += ["| " + " | ".join(self.inline(c) for c in row) + " |" for row in b.rows]
+        return "\n".join(lines)
+
+    def _block_Box(self, b: Box, depth: int) -> str:
+        inner = [f"**{md_text(b.title)}**", *(self.block(x, depth) for x in b.blocks)]
+        text = "\n\n".join(inner)
+        return "\n".join(("> " + line).rstrip() for line in text.splitlines())
+
+    def _block_Equation(self, b: Equation, depth: int) -> str:
+        c = b.content
+        if isinstance(c, Forward):
+            return _display(equations_latex(c.spec))
+        if isinstance(c, Steps):
+            return _display(aligned_steps(c.deriv, c.name))
+        if isinstance(c, Where):
+            rows = aligned_where(c.deriv, c.name)
+            return "where\n\n" + _display(rows) if rows else ""
+        assert isinstance(c, Final)
+        body = boxed_final(c).splitlines()[1:-1]  # the box without the equation* around it
+        return "\n".join(["$$", *body, "$$"])
+
+    def _block_Figure(self, b: Figure, depth: int) -> str:
+        where = urllib.parse.quote(b.file, safe="/._-~")  # a URL: no space, ( ) or newline left
+        return f"![{self.inline(b.caption)}]({where})"
+
+
+def _display(rows: list[str]) -> str:
+    return "\n".join(["$$", r"\begin{aligned}", " \\\\\n".join(rows), r"\end{aligned}", "$$"])
+
+
+def write_markdown(doc: Document) -> str:
+    return MarkdownWriter().write(doc)
