@@ -14,6 +14,7 @@ are tried: a wrong constant factor on top of one mutation, then two mutations at
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
@@ -94,6 +95,9 @@ class Mutation:
     root: E.Expr | None = None
     target: E.Expr | None = None
     new: E.Expr | None = None
+    # made in the expanded form (intermediates replaced by their definitions, maybe distributed):
+    # of two mistakes that give the same values, the one in the form the student wrote is told
+    expanded: bool = False
 
     @property
     def rank(self) -> tuple[int, int, int, str]:
@@ -186,7 +190,8 @@ def mutations(deriv: Derivation, wrt: str) -> Iterator[Mutation]:
     for form in (expanded, distribute(expanded)):
         if form not in seen and E.count_nodes(form) < MAX_EXPANDED_NODES:
             seen.add(form)
-            yield from _mutations_of(deriv, form)
+            for m in _mutations_of(deriv, form):
+                yield dataclasses.replace(m, expanded=True)
 
 
 def _softmax_mutations(deriv: Derivation, wrt: str) -> Iterator[Mutation]:
@@ -561,7 +566,7 @@ def diagnose(
     """
     shape = deriv[wrt].final.shape
     caches: list[Cache] = [{} for _ in points]  # one per draw, shared by every candidate
-    tried = _evaluated(mutations(deriv, wrt), shape, points, caches, deriv[wrt].final)
+    tried = _evaluated(mutations(deriv, wrt), shape, points, caches)
     agreeing = [t.mutation for t in tried if _matches(t.values, answer)]
     if agreeing:
         best = min(agreeing, key=lambda m: m.rank)
@@ -577,11 +582,10 @@ def _evaluated(
     shape: E.Shape,
     points: Sequence[Draw],
     caches: Sequence[Cache],
-    textbook: E.Expr | None = None,
 ) -> list[_Tried]:
-    """Each well-shaped candidate with its values, one per distinct set of values (the most
-    specific mutation kept, one made in the `textbook` form before one made in the expanded
-    form), at most MAX_MUTATIONS evaluated."""
+    """Each well-shaped candidate with its values, one per distinct set of values (one made in
+    the textbook form before one made in the expanded form, then the most specific), at most
+    MAX_MUTATIONS evaluated."""
     kept: dict[tuple[float, ...], _Tried] = {}
     for count, m in enumerate(candidates):
         if count >= MAX_MUTATIONS:
@@ -599,18 +603,15 @@ def _evaluated(
         # of two mutations with the same values, one that only makes its node vanish (Ẑ 𝟏 = 0
         # for a standardized Ẑ) is the other read by accident: the other is kept
         # and one in the form the student reads before one in the expanded form
-        if _preference(m, points, caches, textbook) < _preference(
-            old.mutation, points, caches, textbook
-        ):
+        if _preference(m, points, caches) < _preference(old.mutation, points, caches):
             kept[key] = _Tried(m, values)
     return sorted(kept.values(), key=lambda t: t.mutation.rank)
 
 
 def _preference(
-    m: Mutation, points: Sequence[Draw], caches: Sequence[Cache], textbook: E.Expr | None
+    m: Mutation, points: Sequence[Draw], caches: Sequence[Cache]
 ) -> tuple[bool, bool, tuple[int, int, int, str]]:
-    expanded = textbook is not None and m.root is not textbook
-    return _vanishes(m, points, caches), expanded, m.rank
+    return _vanishes(m, points, caches), m.expanded, m.rank
 
 
 def _vanishes(m: Mutation, points: Sequence[Draw], caches: Sequence[Cache]) -> bool:
