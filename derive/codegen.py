@@ -384,6 +384,10 @@ class _Emitter:
 
         for e in exprs:
             count(e)
+        # a standardization prints its argument three times (mean, centring, variance)
+        for e in list(counts):
+            if isinstance(e, E.Standardize) and e.arg.children:
+                counts[e.arg] += 2
         self.shared = {e for e, n in counts.items() if n > 1 and not _cheap(e)}
 
     def prepare(self, e: E.Expr) -> None:
