@@ -160,6 +160,8 @@ class _Emitter:
             return f"{int(value)}.0"
         if value.is_Float or value.is_Rational:
             return repr(float(value))  # the nearest double, as the spec's decimal was
+        if value.is_Symbol:
+            return str(pycode(value))  # a dim alone, as in B * grad_N
         return f"({pycode(value)})"
 
     def shape(self, shape: E.Shape) -> str:
@@ -252,6 +254,18 @@ class _Emitter:
     def _code_SumAll(self, e: E.SumAll) -> tuple[str, int]:
         return f"{self.emit(e.children[0], _ATOM)}.sum(keepdims=True)", _ATOM
 
+    def _code_AxisSum(self, e: E.AxisSum) -> tuple[str, int]:
+        return f"{self.emit(e.children[0], _ATOM)}.sum(axis={e.axis}, keepdims=True)", _ATOM
+
+    def _code_Variance(self, e: E.Variance) -> tuple[str, int]:
+        # np.var divides by the number of columns (ddof=0): the biased variance of the notes
+        return f"{self.emit(e.children[0], _ATOM)}.var(axis=1, keepdims=True)", _ATOM
+
+    def _code_Standardize(self, e: E.Standardize) -> tuple[str, int]:
+        z = self.emit(e.arg, _ATOM)
+        centred = f"({z} - {z}.mean(axis=1, keepdims=True))"
+        return f"{centred} / np.sqrt({z}.var(axis=1, keepdims=True) + {self.number(e.eps)})", _MUL
+
     def _code_Mean(self, e: E.Mean) -> tuple[str, int]:
         return f"{self.emit(e.children[0], _ATOM)}.mean(keepdims=True)", _ATOM
 
@@ -273,6 +287,10 @@ class _Emitter:
             return self.with_ones(factors[0], factors[1], ones_left=False)
         if len(factors) == 2 and isinstance(factors[0], E.Ones):
             return self.with_ones(factors[1], factors[0], ones_left=True)
+        if len(factors) > 2 and isinstance(factors[-1], E.Ones):  # G 𝟏 𝟏ᵀ: (G 𝟏) 𝟏ᵀ
+            return self.with_ones(E.MatMul(tuple(factors[:-1])), factors[-1], ones_left=False)
+        if len(factors) > 2 and isinstance(factors[0], E.Ones):
+            return self.with_ones(E.MatMul(tuple(factors[1:])), factors[0], ones_left=True)
         return " @ ".join(self.emit(f, _MUL + 1) for f in factors), _MUL
 
     def with_ones(self, m: E.Expr, ones: E.Expr, ones_left: bool) -> tuple[str, int]:
@@ -309,7 +327,8 @@ class _Emitter:
             return
         if isinstance(e, E.Hadamard | E.ScalarMul) and not e.is_scalar:
             factors = list(e.children)
-            fresh = next((f for f in factors if self.is_fresh(f)), None)
+            # in place only on a factor of the product's own shape (not a broadcast column)
+            fresh = next((f for f in factors if self.is_fresh(f) and f.shape == e.shape), None)
             if fresh is not None:
                 factors.remove(fresh)
                 self.assign(target, fresh)
@@ -365,6 +384,10 @@ class _Emitter:
 
         for e in exprs:
             count(e)
+        # a standardization prints its argument three times (mean, centring, variance)
+        for e in list(counts):
+            if isinstance(e, E.Standardize) and e.arg.children:
+                counts[e.arg] += 2
         self.shared = {e for e, n in counts.items() if n > 1 and not _cheap(e)}
 
     def prepare(self, e: E.Expr) -> None:

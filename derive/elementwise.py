@@ -58,13 +58,17 @@ def small_dims(spec: Spec) -> dict[str, int]:
     """Dims small enough for the entry-by-entry check, whose expressions grow like width**depth.
 
     Dims get distinct small sizes (from 2 to 5, within the spec's own), or 1 when more than three
-    elementwise functions are chained: a 10-layer sigmoid MLP at width 5 would take hours, and at
-    size 1 only the chain itself is checked; transposes and order are then left to the
+    elementwise functions or standardizations are chained (the batch of a standardization then
+    2, since over one column it is constant): a 10-layer sigmoid MLP at width 5 would take
+    hours, and at size 1 only the chain itself is checked; transposes and order are then left to the
     other columns (numeric/ and finite differences at the spec's full dims).
     """
-    layers = sum(isinstance(n, E.Apply) for eq in spec.equations for n in E.walk_nodes(eq.expr))
+    nodes = [n for eq in spec.equations for n in E.walk_nodes(eq.expr)]
+    layers = sum(isinstance(n, E.Apply | E.Standardize) for n in nodes)
     if layers > 3:
-        return {d: 1 for d in spec.dims}
+        # a standardization over one column is constant (its gradient 0): its batch keeps 2
+        batches = {n.arg.shape[1] for n in nodes if isinstance(n, E.Standardize)}
+        return {d: 2 if d in batches and spec.dims[d] >= 2 else 1 for d in spec.dims}
     # distinct where the spec's own dims allow, so that a transpose cannot hide
     chosen: dict[str, int] = {}
     for d, n in sorted(spec.dims.items(), key=lambda item: item[1]):
@@ -86,7 +90,7 @@ def _forward(
 
 
 def _is_polynomial(spec: Spec) -> bool:
-    kinds = (E.Apply, E.Div, E.Indicator, E.Softmax, E.LogSoftmax)
+    kinds = (E.Apply, E.Div, E.Indicator, E.Softmax, E.LogSoftmax, E.Standardize)
     return not any(
         isinstance(n, kinds) or (isinstance(n, E.Power) and not n.exponent.is_integer)
         for eq in spec.equations

@@ -38,6 +38,11 @@ def size(dim: E.Dim, dims: Mapping[str, int]) -> int:
     return dim if isinstance(dim, int) else dims[dim]
 
 
+def len_of(value: Value, axis: int) -> int:
+    """The length of a 2-D value along an axis, whatever the backend."""
+    return int(value.shape[axis])
+
+
 class Backend:
     """NumPy float64 arrays: the model every other backend follows (and inherits what fits)."""
 
@@ -98,6 +103,9 @@ class Backend:
 
     def sum_all(self, a: Value) -> Value:
         return self.filled((1, 1), np.sum(a))
+
+    def axis_sum(self, a: Value, axis: int) -> Value:
+        return np.sum(a, axis=axis, keepdims=True)
 
     def mean(self, a: Value) -> Value:
         return self.filled((1, 1), np.sum(a) / a.size)
@@ -186,7 +194,10 @@ class Symbolic(Backend):
         return reduce(lambda a, b: a * b, factors)
 
     def hadamard(self, factors: Sequence[Value]) -> Value:
-        return reduce(lambda a, b: a.multiply_elementwise(b), factors)
+        rows = max(f.rows for f in factors)
+        cols = max(f.cols for f in factors)
+        fitted = [self.fit(f, (rows, cols)) for f in factors]
+        return reduce(lambda a, b: a.multiply_elementwise(b), fitted)
 
     def scalar_mul(self, s: Value, a: Value) -> Value:
         return s[0, 0] * a
@@ -210,6 +221,11 @@ class Symbolic(Backend):
 
     def sum_all(self, a: Value) -> Value:
         return sympy.Matrix([[sum(a)]])
+
+    def axis_sum(self, a: Value, axis: int) -> Value:
+        if axis == 1:
+            return sympy.Matrix(a.rows, 1, [sum(a.row(i)) for i in range(a.rows)])
+        return sympy.Matrix(1, a.cols, [sum(a.col(j)) for j in range(a.cols)])
 
     def mean(self, a: Value) -> Value:
         return sympy.Matrix([[sum(a) / (a.rows * a.cols)]])
@@ -262,6 +278,9 @@ class Torch(Backend):
 
     def sum_all(self, a: Value) -> Value:
         return a.sum().reshape(1, 1)
+
+    def axis_sum(self, a: Value, axis: int) -> Value:
+        return a.sum(dim=axis, keepdim=True)
 
     def mean(self, a: Value) -> Value:
         return a.mean().reshape(1, 1)
@@ -350,7 +369,7 @@ class Evaluator:
         return self.b.matmul(k)
 
     def _eval_Hadamard(self, n: E.Hadamard, k: list[Value], shape: Shape) -> Value:
-        return self.b.hadamard(k)
+        return self.b.hadamard([self.b.fit(f, shape) for f in k])
 
     def _eval_ScalarMul(self, n: E.ScalarMul, k: list[Value], shape: Shape) -> Value:
         return self.b.scalar_mul(k[0], k[1])
@@ -374,6 +393,32 @@ class Evaluator:
 
     def _eval_SumAll(self, n: E.SumAll, k: list[Value], shape: Shape) -> Value:
         return self.b.sum_all(k[0])
+
+    def _eval_AxisSum(self, n: E.AxisSum, k: list[Value], shape: Shape) -> Value:
+        return self.b.axis_sum(k[0], n.axis)
+
+    def _eval_Variance(self, n: E.Variance, k: list[Value], shape: Shape) -> Value:
+        return self.variance(k[0], (shape[0], len_of(k[0], 1)))
+
+    def _eval_Standardize(self, n: E.Standardize, k: list[Value], shape: Shape) -> Value:
+        centred = self.centred(k[0], shape)
+        spread = self.b.add([self.variance(k[0], shape), self.b.filled((1, 1), self.num(n.eps))],
+                            (shape[0], 1))  # fmt: skip
+        inv_std = self.b.power(spread, self.num(sympy.Rational(-1, 2)))
+        return self.b.hadamard([centred, self.b.fit(inv_std, shape)])
+
+    def centred(self, z: Value, shape: Shape) -> Value:
+        """Each row of z minus its mean over the columns (in the backend's arithmetic)."""
+        cols = self.num(sympy.Integer(shape[1]))
+        mean = self.b.scale(1 / cols, self.b.axis_sum(z, 1))
+        minus = self.b.scale(self.num(sympy.Integer(-1)), self.b.fit(mean, shape))
+        return self.b.add([z, minus], shape)
+
+    def variance(self, z: Value, shape: Shape) -> Value:
+        """Each row's biased variance over the columns, a column."""
+        centred = self.centred(z, shape)
+        cols = self.num(sympy.Integer(shape[1]))
+        return self.b.scale(1 / cols, self.b.axis_sum(self.b.hadamard([centred, centred]), 1))
 
     def _eval_Mean(self, n: E.Mean, k: list[Value], shape: Shape) -> Value:
         return self.b.mean(k[0])

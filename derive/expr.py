@@ -19,6 +19,7 @@ import sympy
 Dim = str | int
 Shape = tuple[Dim, Dim]
 SCALAR: Shape = (1, 1)
+HALF_NEG = sympy.Rational(-1, 2)  # the exponent of (V + ε)^{−1/2}
 
 
 def dim_symbol(dim: Dim) -> sympy.Expr:
@@ -58,6 +59,22 @@ def broadcast_shape(a: Shape, b: Shape) -> Shape | None:
     if a[1] == b[1] and (a[0] == 1 or b[0] == 1):
         return a if b[0] == 1 else b
     return None
+
+
+def joint_shape(parts: tuple[Expr, ...] | list[Expr]) -> Shape:
+    """The shape of an elementwise combination of parts under broadcasting.
+
+    Parts that do not conform keep the first one's shape: the spec and answer readers refuse
+    them with a message before building, and the diagnosis's mutations (which may break shapes
+    on purpose) are filtered by `derive.answers.diagnosis.well_shaped`.
+    """
+    shape = parts[0].shape
+    for p in parts[1:]:
+        joined = broadcast_shape(shape, p.shape)
+        if joined is None:
+            return parts[0].shape
+        shape = joined
+    return shape
 
 
 class Expr:
@@ -215,13 +232,17 @@ class Scale(Expr):
 
 
 class Hadamard(Expr):
-    """An elementwise product A ⊙ B ⊙ ... of equal shapes (of 1x1 factors: a scalar product)."""
+    """An elementwise product A ⊙ B ⊙ ... (of 1x1 factors: a scalar product).
+
+    Factors broadcast as in a sum: a column [r x 1] over the columns of [r x c], a row [1 x c]
+    over its rows (γ ⊙ Ẑ with γ one scale per feature).
+    """
 
     __slots__ = ("children",)
 
     def __init__(self, factors: tuple[Expr, ...]) -> None:
         self.children = factors
-        self._finish(factors[0].shape)
+        self._finish(joint_shape(factors))
 
     def rebuild(self, children: tuple[Expr, ...]) -> Expr:
         return hadamard(*children)
@@ -336,6 +357,57 @@ class Mean(Expr):
 
     def rebuild(self, children: tuple[Expr, ...]) -> Expr:
         return mean(children[0])
+
+
+class AxisSum(Expr):
+    """The sums along one axis, the reduced axis kept as 1: Z 𝟏 (axis 1, a column of row sums,
+    [r x 1]) or 𝟏ᵀ Z (axis 0, a row of column sums, [1 x c]); `mean(Z, axis=1)` is (1/c) Z 𝟏."""
+
+    __slots__ = ("axis", "children")
+    fields = ("axis",)
+
+    def __init__(self, arg: Expr, axis: int) -> None:
+        self.axis = axis
+        self.children = (arg,)
+        rows, cols = arg.shape
+        self._finish((rows, 1) if axis == 1 else (1, cols))
+
+    def rebuild(self, children: tuple[Expr, ...]) -> Expr:
+        return axis_sum(children[0], self.axis)
+
+
+class Variance(Expr):
+    """V(Z): the variance of each row over its columns (biased: divided by the number of
+    columns, as the notes' V(z) over a minibatch), a column [r x 1]."""
+
+    __slots__ = ("children",)
+
+    def __init__(self, arg: Expr) -> None:
+        self.children = (arg,)
+        self._finish((arg.shape[0], 1))
+
+    def rebuild(self, children: tuple[Expr, ...]) -> Expr:
+        return Variance(children[0])
+
+
+class Standardize(Expr):
+    """Ẑ = (Z − E[Z]) / √(V(Z) + ε): each row standardized over its columns (the notes' standard
+    normalization of a feature over the minibatch); E and V per row, V biased."""
+
+    __slots__ = ("children", "eps")
+    fields = ("eps",)
+
+    def __init__(self, arg: Expr, eps: sympy.Expr) -> None:
+        self.eps = eps
+        self.children = (arg,)
+        self._finish(arg.shape)
+
+    @property
+    def arg(self) -> Expr:
+        return self.children[0]
+
+    def rebuild(self, children: tuple[Expr, ...]) -> Expr:
+        return Standardize(children[0], self.eps)
 
 
 class Identity(Expr):
@@ -518,7 +590,7 @@ def matmul(*factors: Expr) -> Expr:
 
 
 def hadamard(*factors: Expr) -> Expr:
-    shape = factors[0].shape
+    shape = joint_shape(factors)
     coef: sympy.Expr = sympy.Integer(1)
     flat: list[Expr] = []
     scalars: list[Expr] = []
@@ -540,6 +612,8 @@ def hadamard(*factors: Expr) -> Expr:
             flat.append(f)
     if any(isinstance(f, Zero) for f in flat):
         return Zero(shape)
+    if flat and joint_shape(flat) != shape:
+        flat.append(Ones(shape))  # c ⊙ 𝟏 with c a column: the ones keep the broadcast shape
     if not flat:
         body: Expr = Ones(shape) if shape != SCALAR else Const(sympy.Integer(1))
     else:
@@ -627,6 +701,24 @@ def mean(a: Expr) -> Expr:
     if isinstance(a, Scale):
         return scale(a.coef, mean(a.arg))
     return Mean(a)
+
+
+def axis_sum(a: Expr, axis: int) -> Expr:
+    """Z 𝟏 (axis 1) or 𝟏ᵀ Z (axis 0); a sum along an axis of length 1 is the matrix itself."""
+    length = a.shape[axis]
+    if length == 1:
+        return a
+    if isinstance(a, Scale):
+        return scale(a.coef, axis_sum(a.arg, axis))
+    if isinstance(a, Zero | Ones):
+        reduced: Shape = (a.shape[0], 1) if axis == 1 else (1, a.shape[1])
+        return Zero(reduced) if isinstance(a, Zero) else scale(dim_symbol(length), Ones(reduced))
+    return AxisSum(a, axis)
+
+
+def axis_mean(a: Expr, axis: int) -> Expr:
+    """(1/c) Z 𝟏 or (1/r) 𝟏ᵀ Z: the mean along an axis, kept as a column or a row."""
+    return scale(1 / dim_symbol(a.shape[axis]), axis_sum(a, axis))
 
 
 def size_of(shape: Shape) -> sympy.Expr:

@@ -7,7 +7,9 @@ sum of squares of a vector, and powers of matrices (not vectors) marked elementw
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING
 
 import sympy
 
@@ -15,6 +17,9 @@ from derive import expr as E
 from derive.activations import ACTIVATIONS
 from derive.dispatch import handler
 from derive.spec import Spec
+
+if TYPE_CHECKING:
+    from derive.spec import Spec
 
 # binding strength: a child weaker than its context is parenthesised
 ADD, NEG, HADAMARD, PRODUCT, POSTFIX, ATOM = 1, 2, 3, 4, 5, 6
@@ -91,12 +96,60 @@ def delimit(left: str, right: str, text: str) -> str:
     return f"{left}{text}{right}"
 
 
-class LatexPrinter:
-    """Prints expressions with the spec's LaTeX names; `names` maps ascii names to LaTeX."""
+def length_shown_by_neighbour(factors: tuple[E.Expr, ...], i: int) -> bool:
+    """Whether a ones factor of a product may be printed without its length, as a reader sizes
+    it: a column 𝟏 after a factor (X 𝟏, the length X's columns), a row 𝟏ᵀ first and before a
+    factor (𝟏ᵀ X). In an outer product (𝟏 xᵀ, G 𝟏 𝟏ᵀ) the length is written: 𝟏_{B}ᵀ."""
+    f = factors[i]
+    if f.shape[1] == 1:
+        return i > 0 and not isinstance(factors[i - 1], E.Ones)
+    return i == 0 and len(factors) > 1 and not isinstance(factors[1], E.Ones)
 
-    def __init__(self, names: Callable[[str], str], loss: str) -> None:
+
+# a head letter, or a command that takes no argument (\\gamma, \\ell), not an accent or a font
+_HEAD = re.compile(r"^([A-Za-z]|\\[A-Za-z]+)(?![A-Za-z{])")
+
+
+def hatted(latex: str) -> str:
+    """The standardized value of a name: a hat on its head letter, \\hat{Z}^{(1)} for Z^{(1)};
+    \\widehat over a name that starts otherwise (an accent, a font)."""
+    m = _HEAD.match(latex)
+    if m:
+        return rf"\hat{{{m.group(1)}}}{latex[m.end():]}"
+    return rf"\widehat{{{latex}}}"
+
+
+def standardized_names(spec: Spec) -> dict[E.Expr, str]:
+    """The standardized values printed as a name, Ẑ for standardize(Z) inside a batch norm:
+    those of a named argument that no equation names, each hat given to one of them only and
+    to no name of the spec (any other is written out in full)."""
+    taken = {spec.latex_of(n) for n in spec.names()}
+    tops = {eq.expr for eq in spec.equations}
+    by_hat: dict[str, set[E.Expr]] = {}
+    for eq in spec.equations:
+        for n in E.walk_nodes(eq.expr):
+            if isinstance(n, E.Standardize) and isinstance(n.arg, E.Var) and n not in tops:
+                by_hat.setdefault(hatted(spec.latex_of(n.arg.name)), set()).add(n)
+    return {
+        next(iter(nodes)): hat
+        for hat, nodes in by_hat.items()
+        if len(nodes) == 1 and hat not in taken
+    }
+
+
+class LatexPrinter:
+    """Prints expressions with the spec's LaTeX names; `names` maps ascii names to LaTeX, and
+    `standardized` the standardized values shown as a name (`standardized_names`)."""
+
+    def __init__(
+        self,
+        names: Callable[[str], str],
+        loss: str,
+        standardized: Mapping[E.Expr, str] | None = None,
+    ) -> None:
         self.names = names
         self.loss = loss
+        self.standardized = dict(standardized or {})
         # a subtree shared many times (deep networks) is printed once per context; the node is
         # kept with its text so that its id cannot be reused
         self._memo: dict[tuple[int, int], tuple[E.Expr, str]] = {}
@@ -198,12 +251,46 @@ class LatexPrinter:
         return f"{coef} {self.emit(e.arg, PRODUCT)}", PRODUCT
 
     def _print_MatMul(self, e: E.Expr) -> tuple[str, int]:
-        return " ".join(
-            self._ones_in_product(f)
-            if isinstance(f, E.Ones)
-            else self.emit(f, PRODUCT + 1 if isinstance(f, E.Hadamard) else PRODUCT)
-            for f in e.children
-        ), PRODUCT
+        factors = e.children
+        parts: list[str] = []
+        for i, f in enumerate(factors):
+            if isinstance(f, E.Ones) and length_shown_by_neighbour(factors, i):
+                parts.append(self._ones_in_product(f))
+            elif isinstance(f, E.AxisSum) and f.axis == 0 and i > 0:
+                parts.append(self.emit(f, PRODUCT + 1))  # A (𝟏ᵀ Z): 𝟏ᵀ sized by Z, not by A
+            else:
+                parts.append(self.emit(f, PRODUCT + 1 if isinstance(f, E.Hadamard) else PRODUCT))
+        return " ".join(parts), PRODUCT
+
+    def _print_AxisSum(self, e: E.Expr) -> tuple[str, int]:
+        # Z 𝟏 (the sums of the rows) or 𝟏ᵀ Z (of the columns): the ones take Z's length
+        assert isinstance(e, E.AxisSum)
+        (arg,) = e.children
+        inner = self.emit(arg, PRODUCT + 1 if isinstance(arg, E.Hadamard) else PRODUCT)
+        if e.axis == 1:
+            return rf"{inner} \mathbf{{1}}", PRODUCT
+        return rf"\mathbf{{1}}^{{T}} {inner}", PRODUCT
+
+    def _print_Variance(self, e: E.Expr) -> tuple[str, int]:
+        # the notes' V(z): per row over the batch
+        return r"\operatorname{V}" + delimit("(", ")", self.doprint(e.children[0])), ATOM
+
+    def _print_Standardize(self, e: E.Expr) -> tuple[str, int]:
+        # Ẑ where the spec lets it be a name (`standardized_names`), else the notes'
+        # (z − E[z]) / √(V(z) + ε) written out
+        assert isinstance(e, E.Standardize)
+        hat = self.standardized.get(e)
+        if hat is not None:
+            return hat, POSTFIX
+        return self.standardize_definition(e), ATOM
+
+    def standardize_definition(self, e: E.Standardize) -> str:
+        """(Z − E[Z]) / √(V(Z) + ε) with E and V per row, over the columns (the batch)."""
+        z = self.emit(e.arg, ADD)
+        whole = self.doprint(e.arg)
+        mean = r"\operatorname{E}" + delimit("[", "]", whole)
+        var = r"\operatorname{V}" + delimit("(", ")", whole)
+        return rf"\frac{{{z} - {mean}}}{{\sqrt{{{var} + {number_latex(e.eps)}}}}}"
 
     def _print_Hadamard(self, e: E.Expr) -> tuple[str, int]:
         if e.is_scalar:  # a product of scalars: y/p as \frac{y}{p}, not y \frac{1}{p}
@@ -312,7 +399,7 @@ def printer_for(spec: Spec) -> LatexPrinter:
     gradient (a deep network's gradients share most of their trees)."""
     printer = spec.__dict__.get("_printer")
     if printer is None:
-        printer = LatexPrinter(spec.latex_of, spec.loss)
+        printer = LatexPrinter(spec.latex_of, spec.loss, standardized_names(spec))
         object.__setattr__(spec, "_printer", printer)
     assert isinstance(printer, LatexPrinter)
     return printer

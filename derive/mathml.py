@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from html import escape as _escape
 
 import sympy
@@ -22,9 +22,20 @@ from derive.activations import ACTIVATIONS
 from derive.chain_rule import Derivation
 from derive.dispatch import handler
 from derive.greek import LETTERS
-from derive.latex import ADD, ATOM, HADAMARD, NEG, POSTFIX, PRODUCT, number_latex, over
+from derive.latex import (
+    ADD,
+    ATOM,
+    HADAMARD,
+    NEG,
+    POSTFIX,
+    PRODUCT,
+    length_shown_by_neighbour,
+    number_latex,
+    over,
+    standardized_names,
+)
 from derive.spec import Spec
-from derive.steps import CHAIN, Partial, steps, where
+from derive.steps import CHAIN, Partial, standardizations, steps, where
 
 MATHML_NS = "http://www.w3.org/1998/Math/MathML"
 INVISIBLE_TIMES = "\u2062"
@@ -418,13 +429,19 @@ class MathmlPrinterBase:
 class MathmlPrinter(MathmlPrinterBase):
     """Prints expressions with the spec's names; `names` maps ascii names to LaTeX names."""
 
-    def __init__(self, names: Callable[[str], str], loss: str) -> None:
+    def __init__(
+        self,
+        names: Callable[[str], str],
+        loss: str,
+        standardized: Mapping[E.Expr, str] | None = None,
+    ) -> None:
         self.names = names
         self.loss = loss
+        self.standardized = dict(standardized or {})
 
     @classmethod
     def for_spec(cls, spec: Spec) -> MathmlPrinter:
-        return cls(spec.latex_of, spec.loss)
+        return cls(spec.latex_of, spec.loss, standardized_names(spec))
 
     def name(self, name: str) -> str:
         return name_mathml(self.names(name))
@@ -512,13 +529,40 @@ class MathmlPrinter(MathmlPrinterBase):
         return body, PRODUCT
 
     def _print_MatMul(self, e: E.Expr) -> tuple[str, int]:
+        children = e.children
         factors = [
             self._ones_in_product(f)
-            if isinstance(f, E.Ones)
+            if isinstance(f, E.Ones) and length_shown_by_neighbour(children, i)
             else self.emit(f, PRODUCT + 1 if isinstance(f, E.Hadamard) else PRODUCT)
-            for f in e.children
+            for i, f in enumerate(children)
         ]
         return mrow(*_between(factors, mo(INVISIBLE_TIMES))), PRODUCT
+
+    def _print_AxisSum(self, e: E.Expr) -> tuple[str, int]:
+        assert isinstance(e, E.AxisSum)
+        (arg,) = e.children
+        inner = self.emit(arg, PRODUCT + 1 if isinstance(arg, E.Hadamard) else PRODUCT)
+        if e.axis == 1:
+            return mrow(inner, mo(INVISIBLE_TIMES), self._ones()), PRODUCT
+        return mrow(msup(self._ones(), mi("T")), mo(INVISIBLE_TIMES), inner), PRODUCT
+
+    def _print_Variance(self, e: E.Expr) -> tuple[str, int]:
+        return self._operator("V", e.children[0]), ATOM
+
+    def _print_Standardize(self, e: E.Expr) -> tuple[str, int]:
+        assert isinstance(e, E.Standardize)
+        hat = self.standardized.get(e)
+        if hat is not None:
+            return name_mathml(hat), POSTFIX
+        return self.standardize_definition(e), ATOM
+
+    def standardize_definition(self, e: E.Standardize) -> str:
+        whole = self.doprint(e.arg)
+        mean = mrow(mi("E"), fenced("[", "]", whole))
+        var = mrow(mi("V"), mo(APPLY_FUNCTION), fenced("(", ")", whole))
+        top = mrow(self.emit(e.arg, ADD), mo(MINUS), mean)
+        bottom = f"<msqrt>{mrow(var, mo('+'), number_mathml(e.eps))}</msqrt>"
+        return mfrac(top, bottom)
 
     def _print_Hadamard(self, e: E.Expr) -> tuple[str, int]:
         if e.is_scalar:  # a product of scalars, y/p over its denominator as in derive.latex
@@ -631,7 +675,18 @@ def equation(lhs: str, rhs: str) -> str:
 def equations_mathml(spec: Spec) -> list[str]:
     """Each forward equation as a <math> block: ŷ = W⁽²⁾z + b⁽²⁾."""
     p = MathmlPrinter.for_spec(spec)
-    return [math(equation(p.name(eq.name), p.doprint(eq.expr))) for eq in spec.equations]
+    rows = []
+    defined: set[E.Expr] = set()
+    for eq in spec.equations:
+        e = eq.expr
+        rhs = p.standardize_definition(e) if isinstance(e, E.Standardize) else p.doprint(e)
+        rows.append(math(equation(p.name(eq.name), rhs)))
+        for node in E.walk_nodes(e):  # a standardized value shown by its hat, defined once
+            hat = p.standardized.get(node)
+            if hat is not None and node not in defined and isinstance(node, E.Standardize):
+                defined.add(node)
+                rows.append(math(equation(name_mathml(hat), p.standardize_definition(node))))
+    return rows
 
 
 def _partial(p: MathmlPrinter, part: Partial) -> str:
@@ -669,4 +724,8 @@ def where_rows(deriv: Derivation, name: str) -> list[str]:
             row = equation(lhs, value)
         if row not in out:
             out.append(row)
+    for node in standardizations(deriv, name):  # Ẑ, when shown by its hat, defined
+        hat = p.standardized.get(node)
+        if hat is not None:
+            out.append(equation(name_mathml(hat), p.standardize_definition(node)))
     return out

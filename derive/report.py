@@ -14,6 +14,7 @@ import urllib.parse
 from collections.abc import Sequence
 from typing import Any
 
+from derive import expr as E
 from derive.activations import ACTIVATIONS
 from derive.chain_rule import Derivation, Gradient
 from derive.latex import LatexPrinter, delimit, printer_for
@@ -26,6 +27,7 @@ from derive.steps import (
     WhereItem,
     notes,
     partial_data,
+    standardizations,
     steps,
     steps_data,
     where,
@@ -83,8 +85,7 @@ def rendered_where(deriv: Derivation, name: str) -> list[tuple[WhereItem, str]]:
     out: list[tuple[WhereItem, str]] = []
     seen: set[str] = set()
     for item in where(deriv, name):
-        lhs = _partial(p, item.partial)
-        value = p.doprint(item.value)
+        lhs, value = _partial(p, item.partial), p.doprint(item.value)
         if item.activation and item.activation_arg is not None:
             act = ACTIVATIONS[item.activation].latex
             arg = p.doprint(item.activation_arg)
@@ -100,8 +101,20 @@ def rendered_where(deriv: Derivation, name: str) -> list[tuple[WhereItem, str]]:
 
 
 def where_lines(deriv: Derivation, name: str) -> list[str]:
-    """The local factors and upstream gradients the steps use, as LaTeX equations with a note."""
-    return [line for _, line in rendered_where(deriv, name)]
+    """The local factors and upstream gradients the steps use, as LaTeX equations with a note,
+    then the definition of each standardized value the steps show by its hat."""
+    return [line for _, line in rendered_where(deriv, name)] + definition_lines(deriv, name)
+
+
+def definition_lines(deriv: Derivation, name: str) -> list[str]:
+    """Ẑ = (Z − E[Z]) / √(V(Z) + ε) for each standardization the steps show as Ẑ."""
+    p = printer_for(deriv.spec)
+    return [
+        rf"{p.standardized[s]} = {p.standardize_definition(s)} \quad \text{{(per row, over the "
+        "batch)}"
+        for s in standardizations(deriv, name)
+        if s in p.standardized
+    ]
 
 
 def used_facts(deriv: Derivation, name: str) -> list[str]:
@@ -122,9 +135,32 @@ def equations_latex(spec: Spec) -> list[str]:
     """The forward equations as rows of an align environment, long ones broken."""
     p = printer_for(spec)
     rows: list[str] = []
+    defined: set[E.Expr] = set()
     for eq in spec.equations:
-        rows.extend(aligned_rows(spec.latex_of(eq.name), [p.doprint(eq.expr)]))
+        # an equation that standardizes is written out: Ẑ = (Z − E[Z]) / √(V(Z) + ε)
+        e = eq.expr
+        rhs = p.standardize_definition(e) if isinstance(e, E.Standardize) else p.doprint(e)
+        rows.extend(aligned_rows(spec.latex_of(eq.name), [rhs]))
+        # and so is a standardized value shown by its hat (inside a batch norm), once
+        for node in E.walk_nodes(e):
+            hat = p.standardized.get(node)
+            if hat is not None and node not in defined and isinstance(node, E.Standardize):
+                defined.add(node)
+                rows.extend(aligned_rows(hat, [p.standardize_definition(node)]))
     return rows
+
+
+def normalization_note(spec: Spec) -> str:
+    """What E and V mean, for a spec that standardizes (after the layout sentence)."""
+    if not any(
+        isinstance(n, E.Standardize) for eq in spec.equations for n in E.walk_nodes(eq.expr)
+    ):
+        return ""
+    return (
+        r" $\operatorname{E}$ and $\operatorname{V}$ are the mean and the (biased) variance of "
+        "each row over the columns (the batch), broadcast over the columns where they meet a "
+        "matrix."
+    )
 
 
 # -- whole documents ----------------------------------------------------------------------------
@@ -152,6 +188,7 @@ def to_latex_document(deriv: Derivation, names: Sequence[str]) -> str:
     out.append(
         "Gradients are in denominator layout: each has the shape of its variable. "
         r"$\odot$ is the elementwise product, $\mathbf{1}$ a vector of ones."
+        + normalization_note(spec)
     )
     out.append(r"\section*{Gradients}")
     for name in names:
@@ -193,6 +230,7 @@ def to_markdown(deriv: Derivation, names: Sequence[str], picture: str | None = N
     out.append(
         "Gradients are in denominator layout: each has the shape of its variable. "
         "$\\odot$ is the elementwise product, $\\mathbf{1}$ a vector of ones."
+        + normalization_note(spec)
     )
     out += ["", "## Gradients", ""]
     for name in names:
@@ -272,6 +310,11 @@ def _where_data(deriv: Derivation, name: str) -> list[dict[str, Any]]:
         if item.note:
             row["note"] = item.note
         out.append(row)
+    p = printer_for(deriv.spec)
+    for node in standardizations(deriv, name):  # as definition_lines writes them
+        if node in p.standardized:
+            out.append({"kind": "definition", "sympy": ascii_form(node),
+                        "note": "per row, over the batch"})  # fmt: skip
     return out
 
 

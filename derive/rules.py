@@ -57,6 +57,21 @@ def _column_sums(G: E.Expr) -> E.Expr:
     return E.matmul(E.Ones((k, 1)), E.Ones((1, k)), G)
 
 
+def _per_row_factors(G: E.Expr) -> tuple[list[E.Expr], E.Expr]:
+    """G = c ⊙ G′ with c the factors of G that are columns (constant along each row) and G′ the
+    rest: ([c, ...], G′); ([], G) when G has no such factor."""
+    if isinstance(G, E.Scale):
+        inside, body = _per_row_factors(G.arg)
+        return inside, E.scale(G.coef, body)
+    if not isinstance(G, E.Hadamard) or 1 in G.shape:
+        return [], G
+    columns = [f for f in G.children if f.shape == (G.shape[0], 1)]
+    if not columns:
+        return [], G
+    others = [f for f in G.children if f.shape != (G.shape[0], 1)]
+    return columns, E.hadamard(*others) if others else E.Ones(G.shape)
+
+
 class BackwardRules:
     """One `_back_<Class>` method per node type (`derive.dispatch`): what flows to each child."""
 
@@ -78,8 +93,12 @@ class BackwardRules:
         return [(node.arg, E.scale(node.coef, G))]
 
     def _back_Hadamard(self, node: E.Expr, G: E.Expr, ctx: RuleContext) -> Contribution:
+        # a factor broadcast over the product (γ ⊙ Ẑ) collects its gradient summed back: (G ⊙ Ẑ) 𝟏
         factors = node.children
-        return [(f, E.hadamard(G, *factors[:i], *factors[i + 1 :])) for i, f in enumerate(factors)]
+        return [
+            (f, unbroadcast(E.hadamard(G, *factors[:i], *factors[i + 1 :]), f.shape))
+            for i, f in enumerate(factors)
+        ]
 
     def _back_ScalarMul(self, node: E.Expr, G: E.Expr, ctx: RuleContext) -> Contribution:
         s, a = node.children
@@ -112,6 +131,44 @@ class BackwardRules:
     def _back_Mean(self, node: E.Expr, G: E.Expr, ctx: RuleContext) -> Contribution:
         (arg,) = node.children
         return [(arg, E.scale(1 / E.size_of(arg.shape), E.smul(G, E.Ones(arg.shape))))]
+
+    def _back_AxisSum(self, node: E.Expr, G: E.Expr, ctx: RuleContext) -> Contribution:
+        # Z 𝟏 is a matrix product: its rule (Cookbook 70) gives G 𝟏ᵀ; likewise 𝟏ᵀ Z gives 𝟏 G
+        assert isinstance(node, E.AxisSum)
+        (arg,) = node.children
+        rows, cols = arg.shape
+        if node.axis == 1:
+            return [(arg, E.matmul(G, E.Ones((1, cols))))]
+        return [(arg, E.matmul(E.Ones((rows, 1)), G))]
+
+    def _back_Variance(self, node: E.Expr, G: E.Expr, ctx: RuleContext) -> Contribution:
+        # ∂V_i/∂Z_ij = (2/c)(Z_ij − μ_i): (2/c) G ⊙ (Z − (1/c) Z 𝟏 𝟏ᵀ), G a column
+        (arg,) = node.children
+        c = E.dim_symbol(arg.shape[1])
+        centred = E.sub(arg, E.matmul(E.axis_mean(arg, 1), E.Ones((1, arg.shape[1]))))
+        return [(arg, E.scale(2 / c, E.hadamard(G, centred)))]
+
+    def _back_Standardize(self, node: E.Expr, G: E.Expr, ctx: RuleContext) -> Contribution:
+        # Ẑ = (Z − μ𝟏ᵀ) ⊙ (V + ε)^{−1/2} per row over the c columns (Ioffe & Szegedy 2015, the
+        # backward pass of their Algorithm 1, summed over the batch in matrix form):
+        #   ∂J/∂Z = (1/c) (V + ε)^{∘−1/2} ⊙ (c G − G 𝟏𝟏ᵀ − Ẑ ⊙ ((G ⊙ Ẑ) 𝟏) 𝟏ᵀ).
+        # The map G ↦ ∂J/∂Z acts on each row alone and linearly, so a per-row factor of G (the γ
+        # of a batch norm, a column) comes out in front: G = γ ⊙ G′ gives γ ⊙ (... G′ ...).
+        assert isinstance(node, E.Standardize)
+        arg = node.arg
+        rows, cols = arg.shape
+        c = E.dim_symbol(cols)
+        hat = ctx.named(node)
+        per_row, G = _per_row_factors(G)
+        row_ones, col_ones = E.Ones((1, cols)), E.Ones((cols, 1))
+        inner = E.add(
+            E.scale(c, G),
+            E.neg(E.matmul(G, col_ones, row_ones)),
+            E.neg(E.hadamard(hat, E.matmul(E.hadamard(G, hat), col_ones, row_ones))),
+            shape=arg.shape,
+        )
+        inv_std = E.power(E.add(E.Variance(arg), E.Const(node.eps), shape=(rows, 1)), E.HALF_NEG)
+        return [(arg, E.scale(1 / c, E.hadamard(*per_row, inv_std, inner)))]
 
     def _back_Indicator(self, node: E.Expr, G: E.Expr, ctx: RuleContext) -> Contribution:
         # a step function: zero derivative wherever it is differentiable

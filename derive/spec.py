@@ -28,15 +28,18 @@ from derive.limits import DEFAULT, Limits, read_bounded, toml_depth
 from derive.losses import LOSSES
 
 ROLES = ("input", "target", "param")
-REDUCTIONS = ("sum", "mean")
+REDUCTIONS = ("sum", "mean")  # of all entries, or along one axis with axis=0|1
+NORMALIZATIONS = ("standardize", "batchnorm")  # per row over the batch columns
+DEFAULT_EPS = sympy.Rational(1, 10**5)  # added to the variance when the spec gives no eps
 
 
-# per column of a [k x B] batch
-COLUMN_FUNCTIONS = ("softmax", "log_softmax")
+COLUMN_FUNCTIONS = ("softmax", "log_softmax")  # per column of a [k x B] batch
+
+
 def functions() -> tuple[str, ...]:
     """What a spec may call: the activation table as it is now, the reductions, softmax and
-    log-softmax, and the classification losses."""
-    return (*ACTIVATIONS, *REDUCTIONS, *COLUMN_FUNCTIONS, *LOSSES)
+    log-softmax, the classification losses and the normalizations."""
+    return (*ACTIVATIONS, *REDUCTIONS, *COLUMN_FUNCTIONS, *LOSSES, *NORMALIZATIONS)
 
 
 TOP_LEVEL_KEYS = {"title", "description", "dims", "vars", "forward", "aliases"}
@@ -711,6 +714,8 @@ class _EquationReader:
         if isinstance(node, ast.Name):
             if node.id in self.shapes:
                 return E.Var(node.id, self.shapes[node.id])
+            if node.id in self.dims:  # a dim is its size, kept as the symbol: sum(E**2) / B
+                return E.Const(E.dim_symbol(node.id))
             raise self.fail(self.unknown(node.id), node)
         if isinstance(node, ast.Constant):
             return E.Const(self.number(node))
@@ -725,8 +730,6 @@ class _EquationReader:
         raise self.fail(f"{type(node).__name__} is not part of the expression language", node)
 
     def unknown(self, name: str) -> str:
-        if name in self.dims:
-            return f"{name!r} is a dim, not a variable"
         if name in functions():
             return f"{name!r} is a function; call it as {name}(...)"
         import difflib
@@ -783,28 +786,27 @@ class _EquationReader:
                     node,
                 )
             return E.add(a, b if op == "+" else E.neg(b), shape=shape)
+        shape = E.broadcast_shape(a.shape, b.shape)
+        if shape is None:
+            what = "multiply elementwise" if op == "*" else "divide"
+            raise self.fail(
+                f"cannot {what} {self.show(node.left)} {sa} {op} {self.show(node.right)} {sb}: "
+                f"{op} needs equal shapes, a scalar, a column [r x 1] beside [r x c], or a row "
+                "[1 x c] beside [r x c]" + (" (use @ for a matrix product)" if op == "*" else ""),
+                node,
+            )
         if op == "*":
             if a.is_scalar:
                 return self.constant(E.smul(a, b), node)
             if b.is_scalar:
                 return self.constant(E.smul(b, a), node)
-            if a.shape != b.shape:
-                raise self.fail(
-                    f"cannot multiply elementwise {self.show(node.left)} {sa} * "
-                    f"{self.show(node.right)} {sb}: * needs equal shapes or a scalar "
-                    "(use @ for a matrix product)",
-                    node,
-                )
             return E.hadamard(a, b)
-        # division: by a scalar only
-        if not b.is_scalar:
-            raise self.fail(
-                f"cannot divide by {self.show(node.right)} {sb}: the divisor must be a scalar",
-                node,
-            )
         if isinstance(b, E.Zero) or (isinstance(b, E.Const) and b.value == 0):
             raise self.fail("division by zero", node)
-        return self.constant(E.div(a, b), node)
+        if b.is_scalar:
+            return self.constant(E.div(a, b), node)
+        # elementwise by a matrix, a column or a row: a ⊙ b^{∘−1}, as the answers read a/b
+        return E.hadamard(a, E.power(b, -1))
 
     def fold_power(self, base: E.Expr, p: sympy.Expr, node: ast.AST) -> E.Expr:
         """A constant to a constant power, refused before it is computed if it is absurd."""
@@ -857,8 +859,9 @@ class _EquationReader:
                 f"unknown function {node.func.id!r}; expected one of {', '.join(functions())}", node
             )
         fn = node.func.id
-        if node.keywords:
-            raise self.fail(f"{fn}() takes no keyword arguments", node)
+        axis = self.axis_keyword(fn, node)
+        if fn in NORMALIZATIONS:
+            return self.normalization(fn, node, depth)
         nargs = len(node.args)
         if fn in LOSSES:
             return self.loss_call(fn, node, depth)
@@ -885,13 +888,66 @@ class _EquationReader:
         if fn == "log_softmax":
             return E.LogSoftmax(arg)
         if fn == "sum":
-            return E.sum_all(arg)
+            return E.sum_all(arg) if axis is None else E.axis_sum(arg, axis)
         if fn == "mean":
-            return E.mean(arg)
+            return E.mean(arg) if axis is None else E.axis_mean(arg, axis)
         assert act is not None
         if act.default_param is not None:
             return E.Apply(fn, arg, act.param_value())
         return E.Apply(fn, arg)
+
+    def axis_keyword(self, fn: str, node: ast.Call) -> int | None:
+        """The axis= of sum and mean: 0 down each column (gives a row), 1 along each row (a
+        column)."""
+        if not node.keywords:
+            return None
+        if fn not in REDUCTIONS:
+            raise self.fail(f"{fn}() takes no keyword arguments", node)
+        if len(node.keywords) != 1 or node.keywords[0].arg != "axis":
+            given = ", ".join(f"{k.arg}=" if k.arg else "**" for k in node.keywords)
+            raise self.fail(f"{fn}() takes one keyword, axis=0 or axis=1; got {given}", node)
+        value = node.keywords[0].value
+        axis = value.value if isinstance(value, ast.Constant) else None
+        if isinstance(axis, bool) or axis not in (0, 1):
+            raise self.fail(f"{fn}(..., axis=) must be 0 or 1, got {self.show(value)!r}", node)
+        assert isinstance(axis, int)
+        return axis
+
+    def normalization(self, fn: str, node: ast.Call, depth: int) -> E.Expr:
+        """standardize(Z, eps): each row of Z standardized over its columns; batchnorm(Z, gamma,
+        beta, eps) = gamma ⊙ standardize(Z, eps) + beta, gamma and beta columns [rows of Z x 1]
+        (or scalars). eps, a positive number, defaults to 1e-5."""
+        tensors = 1 if fn == "standardize" else 3
+        usage = "standardize(Z, eps)" if fn == "standardize" else "batchnorm(Z, gamma, beta, eps)"
+        nargs = len(node.args)
+        if not tensors <= nargs <= tensors + 1:
+            raise self.fail(
+                f"{fn}() takes {tensors} or {tensors + 1} arguments, got {nargs}: {usage}", node
+            )
+        eps = DEFAULT_EPS
+        if nargs == tensors + 1:
+            raw = node.args[tensors]
+            if not isinstance(raw, ast.Constant):
+                raise self.fail(f"{fn}'s eps must be a number, as in {usage}", node)
+            eps = self.number(raw)
+            if not eps > 0:
+                raise self.fail(f"{fn}'s eps must be positive, got {eps}", node)
+        z = self.visit(node.args[0], depth + 1)
+        hat = E.Standardize(z, eps)
+        if fn == "standardize":
+            return hat
+        gamma = self.visit(node.args[1], depth + 1)
+        beta = self.visit(node.args[2], depth + 1)
+        rows = z.shape[0]
+        for what, value, raw_arg in (("gamma", gamma, node.args[1]), ("beta", beta, node.args[2])):
+            if value.shape not in ((rows, 1), E.SCALAR):
+                raise self.fail(
+                    f"batchnorm's {what} {self.show(raw_arg)} has shape {fmt_shape(value.shape)}; "
+                    f"expected [{rows} x 1] (one per row of {self.show(node.args[0])}) or a scalar",
+                    node,
+                )
+        scaled = E.smul(gamma, hat) if gamma.is_scalar else E.hadamard(gamma, hat)
+        return E.add(scaled, beta, shape=z.shape)
 
     def loss_call(self, fn: str, node: ast.Call, depth: int) -> E.Expr:
         first = LOSSES[fn].first

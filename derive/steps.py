@@ -122,6 +122,18 @@ def where(deriv: Derivation, name: str) -> list[WhereItem]:
     return out
 
 
+def standardizations(deriv: Derivation, name: str) -> list[E.Standardize]:
+    """The standardizations the steps contain that no equation names (the Ẑ of a batch norm):
+    a printer that shows one by a name defines it under the steps, Ẑ = (Z − E[Z]) / √(V + ε)."""
+    tops = {eq.expr for eq in deriv.spec.equations}
+    out: list[E.Standardize] = []
+    for e in deriv[name].edges:
+        for node in E.walk_nodes(e.contribution):
+            if isinstance(node, E.Standardize) and node not in tops and node not in out:
+                out.append(node)
+    return out
+
+
 def notes(deriv: Derivation, name: str) -> list[str]:
     """The facts the rules used on the way to ∂J/∂name (on its own edges and upstream)."""
     out: list[str] = []

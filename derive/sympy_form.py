@@ -85,8 +85,52 @@ class _SympyBuilder:
     def _sympy_MatMul(self, e: E.MatMul) -> sympy.Basic:
         return MatMul(*[self.build(f) for f in e.children], evaluate=False)
 
+    def broadcast(self, e: E.Expr, shape: E.Shape) -> sympy.Basic:
+        """e as a matrix of `shape`: a column times 1ᵀ, 1 times a row, a scalar times J."""
+        v = self.build(e)
+        if e.shape == shape:
+            return v
+        rows, cols = E.dim_symbol(shape[0]), E.dim_symbol(shape[1])
+        if e.is_scalar:
+            return MatMul(self.scalar(e), OneMatrix(rows, cols), evaluate=False)
+        if e.shape[1] == 1:
+            return MatMul(v, OneMatrix(1, cols), evaluate=False)
+        return MatMul(OneMatrix(rows, 1), v, evaluate=False)
+
     def _sympy_Hadamard(self, e: E.Hadamard) -> sympy.Basic:
-        return HadamardProduct(*[self.build(f) for f in e.children], evaluate=False)
+        if e.is_scalar:
+            return HadamardProduct(*[self.build(f) for f in e.children], evaluate=False)
+        factors = [self.broadcast(f, e.shape) for f in e.children]
+        return HadamardProduct(*factors, evaluate=False)
+
+    def _sympy_AxisSum(self, e: E.AxisSum) -> sympy.Basic:
+        (arg,) = e.children
+        rows, cols = self.shape(arg)
+        if e.axis == 1:
+            return MatMul(self.build(arg), OneMatrix(cols, 1), evaluate=False)
+        return MatMul(OneMatrix(1, rows), self.build(arg), evaluate=False)
+
+    def centred(self, arg: E.Expr) -> sympy.Basic:
+        """Z − (1/c) Z 𝟏 𝟏ᵀ: each row minus its mean."""
+        cols = self.shape(arg)[1]
+        z = self.build(arg)
+        mean = MatMul(1 / cols, z, OneMatrix(cols, 1), OneMatrix(1, cols), evaluate=False)
+        return MatAdd(z, MatMul(-1, mean, evaluate=False), evaluate=False)
+
+    def variance(self, arg: E.Expr) -> sympy.Basic:
+        cols = self.shape(arg)[1]
+        squares = HadamardPower(self.centred(arg), 2)
+        return MatMul(1 / cols, squares, OneMatrix(cols, 1), evaluate=False)
+
+    def _sympy_Variance(self, e: E.Variance) -> sympy.Basic:
+        return self.variance(e.children[0])
+
+    def _sympy_Standardize(self, e: E.Standardize) -> sympy.Basic:
+        rows, cols = self.shape(e.arg)
+        shifted = MatAdd(self.variance(e.arg), MatMul(e.eps, OneMatrix(rows, 1)), evaluate=False)
+        inv_std = HadamardPower(shifted, sympy.Rational(-1, 2))
+        spread = MatMul(inv_std, OneMatrix(1, cols), evaluate=False)
+        return HadamardProduct(self.centred(e.arg), spread, evaluate=False)
 
     def _sympy_ScalarMul(self, e: E.ScalarMul) -> sympy.Basic:
         s, a = e.children
@@ -218,6 +262,19 @@ class _AsciiPrinter:
         if e.is_scalar:
             return "*".join(self.emit(f, _ATOM) for f in e.children), _MUL
         return self.call("HadamardProduct", e)
+
+    def _ascii_AxisSum(self, e: E.AxisSum) -> tuple[str, int]:
+        (arg,) = e.children
+        rows, cols = arg.shape
+        if e.axis == 1:
+            return f"{self.emit(arg, _ATOM)}*OneMatrix({cols}, 1)", _MUL
+        return f"OneMatrix(1, {rows})*{self.emit(arg, _ATOM)}", _MUL
+
+    def _ascii_Variance(self, e: E.Variance) -> tuple[str, int]:
+        return self.call("variance", e)
+
+    def _ascii_Standardize(self, e: E.Standardize) -> tuple[str, int]:
+        return f"standardize({self.emit(e.arg, 0)}, {_num(e.eps)})", _ATOM
 
     def _ascii_Div(self, e: E.Div) -> tuple[str, int]:
         num, den = e.children

@@ -161,6 +161,18 @@ def load_values(path: Path, spec: Spec, limits: Limits = DEFAULT) -> dict[str, n
     return arrays
 
 
+def _normalization_scales(spec: Spec) -> set[str]:
+    """The parameters that scale a standardized value (the γ of γ ⊙ Ẑ + β)."""
+    out: set[str] = set()
+    for eq in spec.equations:
+        for n in E.walk_nodes(eq.expr):
+            if isinstance(n, E.Hadamard | E.ScalarMul) and any(
+                isinstance(c, E.Standardize) for c in n.children
+            ):
+                out |= {c.name for c in n.children if isinstance(c, E.Var)}
+    return out
+
+
 def initial_values(spec: Spec, scheme: str, seed: int) -> dict[str, np.ndarray]:
     """Inputs and targets drawn as `numeric.random_values` does; weights by the scheme."""
     from derive.init_study import SCHEMES
@@ -169,10 +181,13 @@ def initial_values(spec: Spec, scheme: str, seed: int) -> dict[str, np.ndarray]:
         raise OptionError(f"unknown --init {scheme!r}; expected one of {', '.join(SCHEMES)}")
     rng = np.random.default_rng(seed)
     values: dict[str, np.ndarray] = {}
+    scales = _normalization_scales(spec)
     for name, v in spec.variables.items():
         shape = tuple(d if isinstance(d, int) else spec.dims[d] for d in v.shape)
         if v.role == "param" and shape[1] > 1:
             values[name] = rng.standard_normal(shape) * SCHEMES[scheme].std(shape[1], shape[0])
+        elif v.role == "param" and name in scales:
+            values[name] = np.ones(shape)  # a batch norm's γ starts at 1 (Ioffe & Szegedy)
         elif v.role == "param":
             values[name] = np.zeros(shape)
         elif v.values != "real":

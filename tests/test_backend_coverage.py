@@ -46,11 +46,14 @@ SAMPLES: dict[type, E.Expr] = {
     E.Identity: E.Identity("n"),
     E.Diag: E.Diag(V),
     E.Trace: E.Trace(M),
+    E.AxisSum: E.AxisSum(M, 1),
+    E.Variance: E.Variance(M),
+    E.Standardize: E.Standardize(M, sympy.Rational(1, 1000)),
     E.Softmax: E.Softmax(M),
     E.LogSoftmax: E.LogSoftmax(M),
 }
-ENV = {"M": np.arange(9.0).reshape(3, 3), "v": np.ones((3, 1)), "u": np.full((3, 1), 2.0),
-       "s": np.full((1, 1), 4.0)}  # fmt: skip
+ENV = {"M": np.array([[0.0, 1, 2], [3, 5, 4], [-1, 6, 2]]), "v": np.ones((3, 1)),
+       "u": np.full((3, 1), 2.0), "s": np.full((1, 1), 4.0)}  # fmt: skip
 # leaves: the reverse walk stops there, no rule is asked for
 NO_RULE = {E.Var, E.GradRef}
 KINDS = sorted(SAMPLES, key=lambda c: c.__name__)
@@ -129,22 +132,33 @@ def _fd_gradient(e: E.Expr, name: str, step: float = 1e-6) -> np.ndarray:
 
 
 WEIGHTS = {("n", 1): np.array([[1.0], [-2.0], [0.5]]), ("n", "n"): np.arange(9.0).reshape(3, 3) - 4,
-           (1, 1): np.ones((1, 1))}  # fmt: skip
+           (1, 1): np.ones((1, 1)), (1, "n"): np.array([[0.5, -1.0, 2.0]])}  # fmt: skip
+# nodes whose rule is checked against finite differences: by name, beyond one per type
+FD_CASES = {
+    **{kind.__name__: SAMPLES[kind] for kind in (E.Diag, E.Trace, E.MatMul, E.Hadamard, E.Div,
+                                                  E.ScalarMul, E.Variance, E.Standardize,
+                                                  E.Softmax, E.LogSoftmax)},
+    "AxisSum over rows": E.AxisSum(M, 1),
+    "AxisSum over columns": E.AxisSum(M, 0),
+    "Hadamard, a column broadcast": E.Hadamard((V, M)),
+    "Hadamard, a row broadcast": E.Hadamard((M, E.Transpose(U))),
+}  # fmt: skip
 
 
-@pytest.mark.parametrize("kind", [E.Diag, E.Trace, E.MatMul, E.Hadamard, E.Div, E.ScalarMul,
-                                  E.Softmax, E.LogSoftmax],
-                         ids=lambda c: c.__name__)  # fmt: skip
-def test_backward_rules_agree_with_finite_differences(kind: type) -> None:
+@pytest.mark.parametrize("case", sorted(FD_CASES))
+def test_backward_rules_agree_with_finite_differences(case: str) -> None:
     # the loss sum(Wt ⊙ node): its upstream gradient is the constant Wt
-    node = SAMPLES[kind]
+    node = FD_CASES[case]
     G = E.Var("G", node.shape)
     env = {**ENV, "G": WEIGHTS[node.shape]}
+    checked = 0
     for child, contribution in rule_for(node)(node, G, _NoNames()):
         if not isinstance(child, E.Var):
             continue
+        checked += 1
         got = np.asarray(evaluate(contribution, env, {"n": 3}), dtype=float)
-        assert np.allclose(got, _fd_gradient(node, child.name), atol=1e-6), (kind, child.name)
+        assert np.allclose(got, _fd_gradient(node, child.name), atol=1e-6), (case, child.name)
+    assert checked, f"{case}: no variable child to check"
 
 
 class _NoNames:

@@ -14,6 +14,7 @@ are tried: a wrong constant factor on top of one mutation, then two mutations at
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
@@ -94,6 +95,9 @@ class Mutation:
     root: E.Expr | None = None
     target: E.Expr | None = None
     new: E.Expr | None = None
+    # made in the expanded form (intermediates replaced by their definitions, maybe distributed):
+    # of two mistakes that give the same values, the one in the form the student wrote is told
+    expanded: bool = False
 
     @property
     def rank(self) -> tuple[int, int, int, str]:
@@ -119,7 +123,7 @@ def well_shaped(e: E.Expr) -> bool:
             if any(a.shape[1] != b.shape[0] for a, b in pairwise(fs)):
                 return False
         elif isinstance(n, E.Hadamard):
-            if any(f.shape != n.shape for f in n.children):
+            if any(E.broadcast_shape(f.shape, n.shape) != n.shape for f in n.children):
                 return False
         elif isinstance(n, E.Add):
             for t in n.children:
@@ -189,7 +193,8 @@ def mutations(deriv: Derivation, wrt: str) -> Iterator[Mutation]:
     for form in (expanded, distribute(expanded)):
         if form not in seen and E.count_nodes(form) < MAX_EXPANDED_NODES:
             seen.add(form)
-            yield from _mutations_of(deriv, form)
+            for m in _mutations_of(deriv, form):
+                yield dataclasses.replace(m, expanded=True)
 
 
 def _softmax_mutations(deriv: Derivation, wrt: str) -> Iterator[Mutation]:
@@ -581,8 +586,9 @@ def _evaluated(
     points: Sequence[Draw],
     caches: Sequence[Cache],
 ) -> list[_Tried]:
-    """Each well-shaped candidate with its values, one per distinct set of values (the most
-    specific mutation kept), at most MAX_MUTATIONS evaluated."""
+    """Each well-shaped candidate with its values, one per distinct set of values (one made in
+    the textbook form before one made in the expanded form, then the most specific), at most
+    MAX_MUTATIONS evaluated."""
     kept: dict[tuple[float, ...], _Tried] = {}
     for count, m in enumerate(candidates):
         if count >= MAX_MUTATIONS:
@@ -594,9 +600,32 @@ def _evaluated(
             continue
         key = _fingerprint(values)
         old = kept.get(key)
-        if old is None or m.rank < old.mutation.rank:
+        if old is None:
+            kept[key] = _Tried(m, values)
+            continue
+        # of two mutations with the same values, one that only makes its node vanish (Ẑ 𝟏 = 0
+        # for a standardized Ẑ) is the other read by accident: the other is kept
+        # and one in the form the student reads before one in the expanded form
+        if _preference(m, points, caches) < _preference(old.mutation, points, caches):
             kept[key] = _Tried(m, values)
     return sorted(kept.values(), key=lambda t: t.mutation.rank)
+
+
+def _preference(
+    m: Mutation, points: Sequence[Draw], caches: Sequence[Cache]
+) -> tuple[bool, bool, tuple[int, int, int, str]]:
+    return _vanishes(m, points, caches), m.expanded, m.rank
+
+
+def _vanishes(m: Mutation, points: Sequence[Draw], caches: Sequence[Cache]) -> bool:
+    """Whether the mutation puts a zero where its target was nonzero (a term falls away)."""
+    if m.new is None or m.target is None or m.kind == MISSING_TERM:
+        return False
+    new, old = _values(m.new, points, caches), _values(m.target, points, caches)
+    if new is None or old is None:
+        return False
+    size = max(float(np.max(np.abs(v))) for v in old)
+    return size > 0 and all(float(np.max(np.abs(v))) <= 1e-9 * size for v in new)
 
 
 def _values(

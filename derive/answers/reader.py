@@ -27,6 +27,7 @@ from derive.answers.lexer import Token, tokenize
 from derive.answers.names import ACCENTS, GREEK, WRAPPERS, Key, NameTable, key_of_ascii
 from derive.chain_rule import Derivation
 from derive.errors import AnswerError
+from derive.latex import standardized_names
 from derive.spec import fmt_shape
 
 MAX_CHARS = 20_000
@@ -99,10 +100,23 @@ class Reader:
         self.lenient = lenient
         # broadcasting a column over a matrix is read only where the spec itself does it
         self.broadcasts = any(
-            isinstance(n, E.Add) and any(t.shape != n.shape and not t.is_scalar for t in n.children)
+            isinstance(n, E.Standardize)
+            or (
+                isinstance(n, E.Add | E.Hadamard)
+                and any(t.shape != n.shape and not t.is_scalar for t in n.children)
+            )
             for eq in self.spec.equations
             for n in E.walk_nodes(eq.expr)
         )
+        # \hat{Z} for the standardized Z of a batch norm, as the printers show it
+        self.standardized: dict[Key, E.Expr] = {}
+        for node, hat in standardized_names(self.spec).items():
+            try:
+                hat_key = _LatexKey(hat).key()
+            except AnswerError:
+                continue
+            if hat_key is not None:
+                self.standardized[hat_key] = node
         for name in self.spec.names():
             try:
                 key = _LatexKey(self.spec.latex_of(name)).key()
@@ -315,7 +329,8 @@ class _Parser:
             op = self.next()
             right = self.as_expr(self.product())
             left = factors[-1]
-            if right.shape != left.shape and not (left.is_scalar or right.is_scalar):
+            broadcast = self.r.broadcasts and E.broadcast_shape(left.shape, right.shape)
+            if right.shape != left.shape and not (left.is_scalar or right.is_scalar or broadcast):
                 raise self.fail(
                     f"the elementwise product needs equal shapes, got {fmt_shape(left.shape)} "
                     f"and {fmt_shape(right.shape)}",
@@ -776,7 +791,8 @@ class _Parser:
             return self.column_sum()
         if name in ("operatorname", "mathrm", "text", "mathsf", "operatorname*"):
             word = _joined(self.peek_group(1))
-            if word in operator_names() or word in ("diag", "tr", "trace", "sum", "step", *SOFTMAX):
+            words = ("diag", "tr", "trace", "sum", "step", "V", "E", *SOFTMAX)
+            if word in operator_names() or word in words:
                 self.next()
                 self.group_tokens()
                 if word in SOFTMAX:  # per column, as the spec's softmax(z)
@@ -799,6 +815,10 @@ class _Parser:
                     return E.sum_all(self.call_argument())
                 if word == "step":
                     return E.Indicator(self.call_argument(), ">")
+                if word == "V":  # the notes' V(z): each row's variance over the batch
+                    return E.Variance(self.call_argument())
+                if word == "E":  # E[z]: each row's mean over the batch, a column
+                    return E.axis_mean(self.call_argument(), 1)
                 return self.function_call(operator_names()[word], t)
         ones_cmd = name in ("mathbb", "mathbf", "boldsymbol", "bm", "vec")
         if ones_cmd and _joined(self.peek_group(1)) in (
@@ -868,11 +888,18 @@ class _Parser:
         delta = self.error_term(key, start) if name is None else None
         if delta is not None:
             return delta
+        standardized = self.standardized_value(key) if name is None else None
+        if standardized is not None:
+            return standardized
         if name is None:
             closest = self.r.names.closest(key)
             hint = f"did you mean {closest}?" if closest else f"names: {self.r.names.suggestions()}"
             raise self.fail(f"unknown name {key.show()}", start, hint)
         return self.r.spec.var(name)
+
+    def standardized_value(self, key: Key) -> E.Expr | None:
+        """\\hat{Z}: standardize(Z) inside a batch norm, which no equation names."""
+        return self.r.standardized.get(key)
 
     def peek_group(self, k: int) -> list[Token]:
         """The tokens of the {group} starting k tokens ahead, without consuming them."""
@@ -1093,6 +1120,17 @@ class _Parser:
             if note not in self.warnings:
                 self.warnings.append(note)
             return E.smul(top, E.power(bottom, -1))
+        if (
+            not bottom.is_scalar
+            and bottom.shape != top.shape
+            and self.r.broadcasts
+            and E.broadcast_shape(top.shape, bottom.shape) is not None
+        ):
+            note = (f"read {fmt_shape(top.shape)} over {fmt_shape(bottom.shape)} as elementwise, "
+                    "broadcast (numerator ⊙ denominator^{∘−1})")  # fmt: skip
+            if note not in self.warnings:
+                self.warnings.append(note)
+            return E.hadamard(top, E.power(bottom, -1))
         if not bottom.is_scalar and bottom.shape == top.shape:
             note = (f"read the division of two {fmt_shape(top.shape)} arrays as elementwise "
                     "(numerator ⊙ denominator^{∘−1})")  # fmt: skip
