@@ -28,6 +28,7 @@ QUESTIONS = [
     ("q4", "seed_example1", "w1"),
     ("q5", "seed_example2", "W1"),
     ("q6", "seed_example2", "W2"),
+    ("q7", "softmax_regression", "z"),
 ]
 PARTIAL = {"transpose": 1, "factor": 1, "sign": 0.5, "transpose+factor": 0.5}
 EXTRA = [("q5", r"2(\hat{y}-y)", "incorrect", "shape")]  # the one kind the corpus lacks
