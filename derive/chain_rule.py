@@ -184,6 +184,7 @@ def derive_gradients(spec: Spec, rules: BackwardRules = RULES) -> Derivation:
 
     finals: dict[str, E.Expr] = {}
     gradients: dict[str, Gradient] = {}
+    simplified: dict[E.Expr, E.Expr] = {}  # textbook forms of subtrees, shared by the gradients
     first_use: dict[str, str] = {}
     for eq in spec.equations:
         for name in E.names_in(eq.expr):
@@ -194,7 +195,7 @@ def derive_gradients(spec: Spec, rules: BackwardRules = RULES) -> Derivation:
         mine = tuple(edges.get(name, ()))
         local = E.add(*[e.contribution for e in mine], shape=shape) if mine else E.Zero(shape)
         chain_form = E.substitute_grads(local, finals)
-        final = textbook_form(chain_form)
+        final = textbook_form(chain_form, simplified)
         finals[name] = final
         gradients[name] = Gradient(
             name, shape, spec.role_of(name), mine, _chain(name, edges, loss), local, final,

@@ -425,7 +425,7 @@ def generate(deriv: Derivation, source: str, target: str = "FILE.py") -> str:
     spec = deriv.spec
     names = _Names(spec.names())
     dims = {d: names.fresh(d) for d in spec.dims}
-    wanted = [n for n in deriv.gradients if deriv.gradients[n].role in ("param", "intermediate")]
+    wanted = deriv.default_names()  # parameters and intermediates the loss depends on
 
     # forward
     fwd = _Emitter(names, dims)

@@ -6,9 +6,9 @@ x (p − y). Here every maximal elementwise subtree (⊙, +, scaling, powers, el
 over operands of its own shape or scalars) is read as a scalar expression in SymPy, with each
 operand that is not elementwise (a product, a transpose, a name, a softmax) as one symbol and
 each function opaque (σ stays σ, 1 − h² stays 1 − h²), simplified (`cancel`, then `factor`), and
-written back. The simplified form replaces the chain form only when it uses the operands fewer
-times, divides by no sum or product and has fewer nodes, so a form that is already as short as a
-textbook's (2 (ŷ − y) zᵀ) is left exactly as it is.
+written back. The simplified form replaces the chain form only when it cancels a division, uses
+the operands fewer times, divides by no sum or product and has fewer nodes, so a form that is
+already as short as a textbook's (2 (ŷ − y) zᵀ) is left exactly as it is.
 """
 
 from __future__ import annotations
@@ -19,25 +19,35 @@ import sympy
 
 from derive import expr as E
 
-MAX_CHAIN_NODES = 80  # a longer elementwise chain is left as the chain rule wrote it
+MAX_CHAIN_NODES = 60  # a longer elementwise chain is left as the chain rule wrote it
 _STEP = sympy.Function("step")  # 𝟙[a > 0]; 𝟙[a ≤ 0] is 1 − step(a)
 
 
-def textbook_form(e: E.Expr) -> E.Expr:
-    """e with each elementwise chain simplified where that makes it shorter."""
-    memo: dict[int, E.Expr] = {}
+Memo = dict[E.Expr, E.Expr]
+
+
+def textbook_form(e: E.Expr, memo: Memo | None = None) -> E.Expr:
+    """e with each elementwise chain simplified where that makes it shorter.
+
+    `memo` (one per derivation) keeps each subtree's result, so that the gradients of a deep
+    network, which share most of their trees, are simplified in time linear in their size; a
+    subtree with nothing to simplify is returned as the same object.
+    """
+    seen: Memo = {} if memo is None else memo
 
     def visit(n: E.Expr) -> E.Expr:
-        hit = memo.get(id(n))
+        hit = seen.get(n)
         if hit is not None:
             return hit
-        if _elementwise(n) and n.children:
-            out = _simplified_chain(n, visit)
-        elif n.children:
-            out = n.rebuild(tuple(visit(c) for c in n.children))
-        else:
+        if not n.children:
             out = n
-        memo[id(n)] = out
+        elif _elementwise(n):
+            out = _simplified_chain(n, visit)
+        else:
+            kids = tuple(visit(c) for c in n.children)
+            same = all(a is b for a, b in zip(kids, n.children, strict=True))
+            out = n if same else n.rebuild(kids)
+        seen[n] = out
         return out
 
     return visit(e)
@@ -107,18 +117,24 @@ class _TooLong(Exception):
 
 
 def _simplified_chain(n: E.Expr, visit: Callable[[E.Expr], E.Expr]) -> E.Expr:
-    rebuilt = n.rebuild(tuple(visit(c) for c in n.children))
+    kids = tuple(visit(c) for c in n.children)
+    same = all(a is b for a, b in zip(kids, n.children, strict=True))
+    rebuilt = n if same else n.rebuild(kids)
     scalars = _Scalars(visit)
     try:
         scalar = scalars.read(n, n.shape)
     except _TooLong:
         return rebuilt
-    if not scalar.free_symbols & set(scalars.leaves):
-        return rebuilt
+    divisions = _divisions(scalar, scalars.leaves)
+    if not divisions or not scalar.free_symbols & set(scalars.leaves):
+        return rebuilt  # nothing to cancel: the chain rule's form is the textbook's
     best, uses = rebuilt, _uses(scalar, scalars.leaves)
     for candidate in _candidates(scalar):
         if _uses(candidate, scalars.leaves) >= uses or _compound_denominator(candidate):
             continue  # no operand fewer times: 2 (h − y) + 2 Wᵀ(…) is not made 2 (h + Wᵀ(…) − y)
+        if _divisions(candidate, scalars.leaves) >= divisions:
+            continue  # only a cancelled division is a simplification (p (1 − p)/p …), not a
+            # product multiplied out (σ (1 − σ²) into σ − σ³)
         try:
             back = _to_matrix(candidate, scalars.leaves, n.shape)
         except NotImplementedError:
@@ -126,6 +142,17 @@ def _simplified_chain(n: E.Expr, visit: Callable[[E.Expr], E.Expr]) -> E.Expr:
         if back.shape == n.shape and E.count_nodes(back) < E.count_nodes(best):
             best = back
     return best
+
+
+def _divisions(x: sympy.Expr, leaves: dict[sympy.Symbol, E.Expr]) -> int:
+    """How many reciprocals of operands x has (1/p, not the constant 1/B)."""
+    operands = set(leaves)
+    return sum(
+        1
+        for t in sympy.preorder_traversal(x)
+        if isinstance(t, sympy.Pow) and t.exp.is_number and t.exp.is_negative
+        and t.base.free_symbols & operands
+    )
 
 
 def _uses(x: sympy.Expr, leaves: dict[sympy.Symbol, E.Expr]) -> int:

@@ -115,7 +115,7 @@ def grade(
     printer = printer_for(deriv.spec)
     result = _unjudged(deriv, wrt)
     try:
-        reading = Reader(deriv, lenient).read(answer)
+        reading = Reader(deriv, lenient).read(answer, zero_shape=deriv[wrt].shape)
     except AnswerError as exc:
         result.diagnosis = str(exc)
         result.method = "the answer could not be read"

@@ -125,7 +125,9 @@ class Reader:
             if key is not None:
                 self.names.add_latex_key(key, name)
 
-    def read(self, text: str) -> Reading:
+    def read(self, text: str, zero_shape: E.Shape | None = None) -> Reading:
+        """The answer's right-hand side as an expression; `0` or `\\mathbf{0}` alone is the zero
+        matrix of `zero_shape` (the gradient's shape) when it is given."""
         if len(text) > MAX_CHARS:
             raise AnswerError(f"the answer is {len(text)} characters long (at most {MAX_CHARS})")
         depth = 0
@@ -152,9 +154,26 @@ class Reader:
                     parts[0][0].pos,
                 )
             lhs_wrt = lhs.wrt
+        if zero_shape is not None and _is_zero(parts[-1]):
+            return Reading(E.Zero(zero_shape), lhs_wrt, warnings)
         item = _Parser(self, parts[-1], warnings).whole()
         expr = _resolve_alone(item, self)
         return Reading(expr, lhs_wrt, warnings)
+
+
+def _is_zero(tokens: list[Token]) -> bool:
+    """Whether the tokens are exactly 0, \\mathbf{0}, \\boldsymbol{0}, \\bm{0} or \\vec{0}."""
+    body = [t for t in tokens if t.kind != "end"]
+    if len(body) == 1:
+        return body[0].kind == "num" and body[0].text == "0"
+    return (
+        len(body) == 4
+        and body[0].is_cmd("mathbf", "boldsymbol", "bm", "vec")
+        and body[1].is_sym("{")
+        and body[2].kind == "num"
+        and body[2].text == "0"
+        and body[3].is_sym("}")
+    )
 
 
 def _split_top_level(tokens: list[Token], sym: str) -> list[list[Token]]:
