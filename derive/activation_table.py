@@ -12,6 +12,7 @@ vanish). Nothing here is typed as a result.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -78,7 +79,7 @@ def _critical_values(expr: sympy.Expr) -> list[sympy.Expr]:
         except (ValueError, ZeroDivisionError, TypeError):
             continue
         if root.is_real:
-            values.append(sympy.Float(expr.subs(T, root), 6))
+            values.append(sympy.Float(sympy.N(expr.subs(T, root), 15), 6))
     return values
 
 
@@ -291,8 +292,9 @@ def plot(rows: list[Row], path: Path) -> None:
                              constrained_layout=True)  # fmt: skip
     for ax, r in zip(axes.ravel(), rows, strict=False):
         f = ACTIVATIONS[r.name].scalar(T)
-        fn = sympy.lambdify(T, f, "numpy")
-        dn = sympy.lambdify(T, sympy.diff(f, T), "numpy")
+        modules = [{"erf": np.vectorize(math.erf)}, "numpy"]  # NumPy has no erf (GELU)
+        fn = sympy.lambdify(T, f, modules)
+        dn = sympy.lambdify(T, sympy.diff(f, T), modules)
         ax.plot(xs, np.broadcast_to(fn(xs), xs.shape), label="f")
         ax.plot(xs, np.broadcast_to(dn(xs), xs.shape), "--", label="f′")
         ax.axhline(r.derivative_max_value, color="grey", lw=0.6, ls=":")

@@ -9,6 +9,7 @@ elementwise matrix expression on a layer (h ⊙ (1 − h)).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
@@ -105,10 +106,28 @@ def _elu(a, alpha):
     return np.where(a > 0, a, alpha * np.expm1(np.minimum(a, 0.0)))
 """
 
+_ERF_HELPER = """
+def _erf(a):
+    # NumPy has no erf: the standard library's, entry by entry, in a's dtype
+    import math
+    return np.frompyfunc(math.erf, 1, 1)(a).astype(a.dtype)
+"""
+
+_GELU_HELPER = """
+def _gelu(a):
+    # a Phi(a), Phi the standard normal CDF: (a / 2) (1 + erf(a / sqrt 2))
+    return 0.5 * a * (1.0 + _erf(a * 0.7071067811865476))
+"""
+
 _SILU_HELPER = """
 def _silu(a):
     return a * _sigmoid(a)
 """
+
+
+def _erf64(a: Array) -> Array:
+    out: Array = np.asarray(np.frompyfunc(math.erf, 1, 1)(a)).astype(np.float64)
+    return out
 
 
 def _half_tanh_sigmoid(a: Array) -> Array:
@@ -178,6 +197,34 @@ ACTIVATIONS: dict[str, Activation] = {
             words=("silu", "SiLU", "swish", "Swish"), invertible=False,
         ),
         Activation(
+            "abs", lambda t, _: sympy.Abs(t), r"\operatorname{abs}",
+            numpy="np.abs({a})", float64=lambda a, p: np.abs(a),
+            precise=lambda mp, x, p: abs(x), torch=lambda torch, x, p: torch.abs(x),
+            words=("abs", "Abs"),
+            kinked=True, invertible=False, in_table=False,
+        ),
+        Activation(  # abs′; sign(0) = 0, as NumPy and PyTorch take it
+            "sign", lambda t, _: sympy.sign(t), r"\operatorname{sign}",
+            numpy="np.sign({a})", float64=lambda a, p: np.sign(a),
+            precise=lambda mp, x, p: mp.sign(x), torch=lambda torch, x, p: torch.sign(x),
+            words=("sign", "sgn"), kinked=True, invertible=False, in_table=False,
+        ),
+        Activation(
+            "gelu", lambda t, _: t / 2 * (1 + sympy.erf(t / sympy.sqrt(2))),
+            r"\operatorname{GELU}",
+            numpy="_gelu({a})", helper=_GELU_HELPER,
+            float64=lambda a, p: 0.5 * a * (1.0 + _erf64(a / math.sqrt(2.0))),
+            precise=lambda mp, x, p: x / 2 * (1 + mp.erf(x / mp.sqrt(2))),
+            torch=lambda torch, x, p: torch.nn.functional.gelu(x),
+            words=("gelu", "GELU"), invertible=False,
+        ),
+        Activation(
+            "erf", lambda t, _: sympy.erf(t), r"\operatorname{erf}",
+            numpy="_erf({a})", helper=_ERF_HELPER, float64=lambda a, p: _erf64(a),
+            precise=lambda mp, x, p: mp.erf(x), torch=lambda torch, x, p: torch.erf(x),
+            words=("erf",), invertible=False, in_table=False,
+        ),
+        Activation(
             "exp", lambda t, _: sympy.exp(t), r"\exp",
             numpy="np.exp({a})", float64=lambda a, p: np.exp(a),
             precise=lambda mp, x, p: mp.exp(x), torch=lambda torch, x, p: torch.exp(x),
@@ -215,7 +262,8 @@ def derivative_form(name: str, param: sympy.Expr | None = None) -> DerivativeFor
     """f′ by `sympy.diff`, written on the output where that is no longer than on the argument."""
     act = ACTIVATIONS[name]
     f = act.scalar(T, param)
-    d = sympy.diff(f, T)
+    # almost everywhere: a step's derivative (sign′ = 2 δ) is 0 away from its kink
+    d = sympy.diff(f, T).replace(lambda e: isinstance(e, sympy.DiracDelta), lambda e: 0)
     if not act.invertible:
         return _branchwise(f, d) if isinstance(f, sympy.Piecewise) else _via_other(name, d)
     candidates: list[sympy.Expr] = []
@@ -335,8 +383,10 @@ def scalar_to_matrix(
             # constants first: 1 − h, 1 − h², as printed in textbooks
             terms = sorted(x.args, key=lambda a: (not a.is_Number, sympy.default_sort_key(a)))
             return E.add(*[conv(a) for a in terms], shape=shape)
+        if not x.free_symbols:  # a constant such as 1/sqrt(2 pi)
+            return E.Const(x) if E.is_scalar(shape) else E.scale(x, E.Ones(shape))
         if isinstance(x, sympy.Mul):
-            coef, rest = x.as_coeff_Mul()
+            coef, rest = x.as_independent(T, S, V, as_Add=False)
             factors = [conv(a) for a in sympy.Mul.make_args(rest)]
             return E.scale(coef, E.hadamard(*factors))
         if isinstance(x, sympy.Pow) and x.exp.is_Number:

@@ -158,8 +158,8 @@ class _Emitter:
         value = v.xreplace(symbols)
         if value.is_Integer:
             return f"{int(value)}.0"
-        if value.is_Float or value.is_Rational:
-            return repr(float(value))  # the nearest double, as the spec's decimal was
+        if value.is_Float or value.is_Rational or (value.is_number and value.is_real):
+            return repr(float(value))  # the nearest double (of 0.1 as written, of sqrt(2)/2)
         if value.is_Symbol:
             return str(pycode(value))  # a dim alone, as in B * grad_N
         return f"({pycode(value)})"

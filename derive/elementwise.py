@@ -223,6 +223,8 @@ class _BoundedEvaluator:
             return Bounded(v, mpmath.ldexp(abs(v), -e._prec))  # it may itself be a rounding
         if e.is_Rational:
             return self.rounded(mpmath.mpf(e.p) / e.q, zero)
+        if e.is_number:  # an exact irrational constant (π, √2): to the working precision
+            return self.rounded(mpmath.mpf(str(sympy.N(e, 80))), zero)
         if e.is_Add:
             terms = [self(a) for a in e.args]
             return self.rounded(mpmath.fsum(t.value for t in terms), sum(t.error for t in terms))
@@ -249,6 +251,10 @@ class _BoundedEvaluator:
             elif isinstance(e, sympy.tanh):
                 value = mpmath.tanh(a.value)
                 slope = 1 - value**2
+            elif isinstance(e, sympy.sign):  # flat away from 0, where draws never fall
+                value, slope = mpmath.sign(a.value), mpmath.mpf(0)
+            elif isinstance(e, sympy.Abs):
+                value, slope = abs(a.value), mpmath.sign(a.value)
             else:
                 t = sympy.Dummy()
                 value = mpmath.mpf(sympy.lambdify(t, e.func(t), modules="mpmath")(a.value))

@@ -38,8 +38,10 @@ def number_latex(value: sympy.Expr) -> str:
             return _exact_decimal_latex(int(value.p), q)
         sign = "-" if value < 0 else ""
         return rf"{sign}\frac{{{abs(int(value.p))}}}{{{q}}}"
-    if isinstance(value, sympy.Float) or (value.is_number and not value.is_Rational):
+    if isinstance(value, sympy.Float):
         return _decimal_latex(float(value))
+    if value.is_number and not value.is_Rational and value.atoms(sympy.Float):
+        return _decimal_latex(float(value))  # exact irrationals (\\sqrt{2}, \\pi) as themselves
     return str(sympy.latex(value))
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -178,6 +179,37 @@ def _silu_forward(z: Array) -> Array:
 def _silu_vjp(y_bar: Array, y: Array, z: Array) -> tuple[Array]:
     s = stable_sigmoid(z)
     return (y_bar * (s + z * s * (1 - s)),)
+
+
+def _erf(z: Array) -> Array:
+    """erf entry by entry (NumPy has none; the standard library's)."""
+    out: Array = np.asarray(np.frompyfunc(math.erf, 1, 1)(z)).astype(z.dtype)
+    return out
+
+
+def _erf_vjp(y_bar: Array, y: Array, z: Array) -> tuple[Array]:
+    return (y_bar * (2 / math.sqrt(math.pi)) * np.exp(-z * z),)
+
+
+def _gelu_forward(z: Array) -> Array:
+    result: Array = 0.5 * z * (1 + _erf(z / math.sqrt(2)))
+    return result
+
+
+def _gelu_vjp(y_bar: Array, y: Array, z: Array) -> tuple[Array]:
+    # d/dz z Phi(z) = Phi(z) + z phi(z), phi the standard normal density
+    cdf = 0.5 * (1 + _erf(z / math.sqrt(2)))
+    pdf = np.exp(-0.5 * z * z) / math.sqrt(2 * math.pi)
+    return (y_bar * (cdf + z * pdf),)
+
+
+def _abs_vjp(y_bar: Array, y: Array, z: Array) -> tuple[Array]:
+    # |z|' = sign(z), 0 at the kink (gradcheck keeps points away from it)
+    return (y_bar * np.sign(z),)
+
+
+def _sign_vjp(y_bar: Array, y: Array, z: Array) -> tuple[Array]:
+    return (np.zeros_like(y_bar),)  # flat on each side of the kink
 
 
 def _exp_vjp(y_bar: Array, y: Array, a: Array) -> tuple[Array]:
@@ -360,6 +392,10 @@ ACTIVATIONS: dict[str, Activation] = {
         ),
         Activation("softplus", _softplus_forward, _softplus_vjp),
         Activation("silu", _silu_forward, _silu_vjp),
+        Activation("gelu", _gelu_forward, _gelu_vjp),
+        Activation("erf", _erf, _erf_vjp),
+        Activation("abs", np.abs, _abs_vjp, kinked=True),
+        Activation("sign", np.sign, _sign_vjp, kinked=True),
         Activation("exp", np.exp, _exp_vjp),
         Activation("log", np.log, _log_vjp),
         Activation("sqrt", np.sqrt, _sqrt_vjp),

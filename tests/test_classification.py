@@ -145,3 +145,14 @@ def test_the_unit_coefficient_pattern_catches_what_it_must() -> None:
     assert UNIT_FACTOR.search(r"-1 x^{T}")
     for fine in (r"(1 - h^{2})", r"10^{-5} x", r"\frac{1}{B} X", r"\mathbf{1}_{B} x", "0.1 W"):
         assert not UNIT_FACTOR.search(fine), fine
+
+
+def test_an_l1_penalty_adds_lambda_sign() -> None:
+    path = Path(__file__).resolve().parent / "networks" / "l1_penalty.toml"
+    net = derive.load(path)
+    assert net.gradient("W").latex == r"\lambda \operatorname{sign}(W) + 2 (\hat{y} - y) x^{T}"
+    assert verify_spec(path, use_torch=TORCH).passed
+    assert grade(net.derivation, "W", r"2(\hat y - y)x^T + \lambda\,\mathrm{sgn}(W)").verdict == (
+        "correct"
+    )
+    assert grade(net.derivation, "W", r"2(\hat y - y)x^T + \lambda W").verdict == "incorrect"

@@ -796,6 +796,9 @@ class _Parser:
             if self.peek().kind in ("word", "cmd") and not self.peek().is_cmd("cdot", "odot"):
                 self.symbol_key()  # the loss's name: J, L, \mathcal{J}
             return _Derivative(wrt, t.pos)
+        if name == "pi" and self.r.names.lookup(Key("pi")) is None:
+            self.next()  # the constant π, unless the spec names something \\pi
+            return E.Const(sympy.pi)
         if name == "sqrt":
             self.next()
             arg = self.group_or_parenthesised()
