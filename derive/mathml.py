@@ -332,7 +332,7 @@ _DECIMAL = re.compile(r"\d+(?:\.\d+)?")
 
 def number_mathml(value: sympy.Expr) -> str:
     """A constant as derive.latex.number_latex writes it (½, 0.01, 10⁻⁵, 1/B), in MathML."""
-    if value.is_number:
+    if value.is_number and (value.is_Rational or value.atoms(sympy.Float)):
         text = number_latex(value)
         sign = text.startswith("-")
         body = _plain_number(text[1:] if sign else text)
@@ -386,6 +386,13 @@ def _product(value: sympy.Expr) -> str:
 def _factor(value: sympy.Expr) -> str:
     if isinstance(value, sympy.Symbol):
         return name_mathml(value.name)
+    if value.is_Integer:
+        return mn(str(value))
+    if value == sympy.pi:
+        return mi("\u03c0")
+    if isinstance(value, sympy.Pow) and abs(value.exp) == sympy.Rational(1, 2):
+        root = f"<msqrt>{_product(value.base)}</msqrt>"  # √2, √π
+        return root if value.exp > 0 else mfrac(mn("1"), root)
     if isinstance(value, sympy.Pow) and value.exp.is_Integer and value.exp > 0:
         base = _factor(value.base)
         if isinstance(value.base, sympy.Add):
