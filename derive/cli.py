@@ -175,6 +175,9 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("specs", metavar="SPEC", nargs="+", help="spec files to verify")
     v.add_argument("--json", action="store_true", help="print JSON instead of tables")
     v.add_argument("--no-torch", action="store_true", help="skip the PyTorch column")
+    v.add_argument("--dtype", choices=("float64", "float32"), default="float64",
+                   help="run the generated module and numeric/ in this precision; float32 "
+                   "holds them to 1e-4 of the largest entry (default float64)")  # fmt: skip
     v.set_defaults(run=_run_verify)
 
     k = sub.add_parser(
@@ -301,7 +304,11 @@ def _run_verify(args: argparse.Namespace, limits: Limits) -> int:
         # an overflow (exp of a large input) shows as a non-finite cell, FAIL, in the table:
         # NumPy's warnings about it would only bury the one-line report
         with np.errstate(all="ignore"):
-            reports.append(verify.verify_spec(path, use_torch=not args.no_torch, limits=limits))
+            reports.append(
+                verify.verify_spec(
+                    path, use_torch=not args.no_torch, limits=limits, dtype=args.dtype
+                )
+            )
     if live:
         print(file=sys.stderr)
     if args.json:

@@ -219,6 +219,9 @@ class _Emitter:
         if isinstance(e.arg, E.Ones):
             full = f"{self.shape(e.shape)}, {self.number(e.coef)}, dtype={self.read('dtype')}"
             return f"np.full({full})", _ATOM
+        if isinstance(e.arg, E.Indicator):  # a float times a boolean array would be float64
+            mask = f"{self.emit(e.arg, _ATOM)}.astype({self.read('dtype')})"
+            return f"{self.number(e.coef)} * {mask}", _MUL
         if e.coef == -1:
             return "-" + self.emit(e.arg, _POW), _UNARY
         return f"{self.number(e.coef)} * {self.emit(e.arg, _MUL + 1)}", _MUL

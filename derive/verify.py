@@ -32,6 +32,10 @@ FD_RTOL = 1e-5
 FD_EPS = 1e-6
 FD_NOISE = 64.0  # roundoff of one loss evaluation, in units of eps * |loss|
 FLOOR = 1e-10
+# --dtype float32: the generated module and numeric/ run in float32; each is held to float32's
+# precision, entry by entry relative to the gradient's largest entry (a float32 sum of terms
+# of size M is exact only to about eps32 · M)
+FLOAT32_RTOL = 1e-4
 KINK_MARGIN = 1e-4
 FULL_FD_MAX_ENTRIES = 20_000
 
@@ -73,6 +77,7 @@ class SpecReport:
     dims: dict[str, int]
     elementwise_dims: dict[str, int]
     point_moves: int
+    dtype: str = "float64"
     rows: list[Row] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
@@ -134,9 +139,18 @@ def _finite_differences(
 
 
 def verify_spec(
-    path: str | Path, seed: int = 0, use_torch: bool = True, limits: Limits = DEFAULT
+    path: str | Path,
+    seed: int = 0,
+    use_torch: bool = True,
+    limits: Limits = DEFAULT,
+    dtype: str = "float64",
 ) -> SpecReport:
-    """Run every check on one spec and return its table."""
+    """Run every check on one spec and return its table.
+
+    With dtype "float32" the generated module runs on float32 inputs and is compared with
+    numeric/ in float32, with finite differences and with torch (both in float64), each to
+    float32's precision (`FLOAT32_RTOL` of the gradient's largest entry).
+    """
     net = Network.from_file(path, limits)
     nnet = numeric.load_network(path)
     report = SpecReport(
@@ -145,6 +159,7 @@ def verify_spec(
         dims=dict(net.spec.dims),
         elementwise_dims=small_dims(net.spec),
         point_moves=0,
+        dtype=dtype,
     )
     with tempfile.TemporaryDirectory(prefix="gradproof-verify-") as tmp:
         module_path = Path(tmp) / "generated_gradients.py"
@@ -152,8 +167,13 @@ def verify_spec(
         module = load_generated(module_path)
         values, report.point_moves = _values_away_from_kinks(nnet, seed)
         names: list[str] = list(module.WRT)
-        generated: dict[str, np.ndarray] = module.all_gradients(**values)
-    _, numeric_grads = nnet.backward(values)
+        single = dtype == "float32"
+        inputs = {k: v.astype(np.float32) for k, v in values.items()} if single else values
+        generated: dict[str, np.ndarray] = module.all_gradients(**inputs)
+    if single:
+        _, numeric_grads = numeric.load_network(path, dtype=np.float32).backward(inputs)
+    else:
+        _, numeric_grads = nnet.backward(values)
     symbolic = {
         r.wrt: r for r in elementwise_check(net.derivation, names, dims=report.elementwise_dims)
     }
@@ -167,19 +187,29 @@ def verify_spec(
         cells: dict[str, Cell] = {}
         s = symbolic[name]
         cells["symbolic"] = Cell("pass" if s.passed else "FAIL", s.max_rel_error, None, s.method)
-        cells["gen_vs_numeric"] = _compare(
-            generated[name], numeric_grads[name], GENERATED_VS_NUMERIC_RTOL
-        )
-        cells["gen_vs_fd"] = (
-            _compare(generated[name], fd[name], FD_RTOL, abs_floor=fd_resolution / FD_RTOL)
-            if fd is not None
-            else Cell("n/a", note=fd_note)
-        )
-        cells["gen_vs_torch"] = (
-            _compare(generated[name], torch_grads[name], GENERATED_VS_NUMERIC_RTOL)
-            if torch_grads is not None
-            else Cell("n/a", note=torch_note)
-        )
+        g = generated[name]
+        if single:
+            cells["gen_vs_numeric"] = _compare_single(g, numeric_grads[name])
+            cells["gen_vs_fd"] = (
+                _compare_single(g, fd[name]) if fd is not None else Cell("n/a", note=fd_note)
+            )
+            cells["gen_vs_torch"] = (
+                _compare_single(g, torch_grads[name])
+                if torch_grads is not None
+                else Cell("n/a", note=torch_note)
+            )
+        else:
+            cells["gen_vs_numeric"] = _compare(g, numeric_grads[name], GENERATED_VS_NUMERIC_RTOL)
+            cells["gen_vs_fd"] = (
+                _compare(g, fd[name], FD_RTOL, abs_floor=fd_resolution / FD_RTOL)
+                if fd is not None
+                else Cell("n/a", note=fd_note)
+            )
+            cells["gen_vs_torch"] = (
+                _compare(g, torch_grads[name], GENERATED_VS_NUMERIC_RTOL)
+                if torch_grads is not None
+                else Cell("n/a", note=torch_note)
+            )
         shape = nnet.variables[name].shape
         report.rows.append(Row(name, (shape[0], shape[1]), cells))
     if fd is not None:
@@ -191,6 +221,14 @@ def verify_spec(
         result = numeric.directional_check(nnet, values, wrt=list(nnet.inputs_order))
         report.notes.append(f"directional check of numeric/ instead: {result.verdict}")
     return report
+
+
+def _compare_single(a: np.ndarray, b: np.ndarray) -> Cell:
+    """A float32 result against a reference, relative to the reference's largest entry."""
+    if a.dtype != np.float32:
+        return Cell("FAIL", float("inf"), FLOAT32_RTOL, f"computed in {a.dtype}, not float32")
+    largest = float(np.max(np.abs(np.asarray(b, dtype=np.float64)))) if np.size(b) else 0.0
+    return _compare(a, b, FLOAT32_RTOL, abs_floor=max(largest, FLOOR))
 
 
 def _compare(a: np.ndarray, b: np.ndarray, rtol: float, abs_floor: float = FLOOR) -> Cell:
@@ -213,7 +251,8 @@ def render_table(report: SpecReport) -> str:
     dims = ", ".join(f"{k}={v}" for k, v in report.dims.items()) or "none (all scalars)"
     small = ", ".join(f"{k}={v}" for k, v in report.elementwise_dims.items()) or "the same"
     out = [
-        f"{report.spec}: {report.title} [{verdict}]",
+        f"{report.spec}: {report.title} [{verdict}]"
+        + (" (generated code and numeric/ in float32)" if report.dtype == "float32" else ""),
         f"dims {dims}; element-wise check at {small}; point moved {report.point_moves} "
         "time(s) to stay clear of ReLU kinks",
         line(head),

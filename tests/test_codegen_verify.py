@@ -140,3 +140,18 @@ def test_dead_code_and_frees_come_from_the_statements_not_their_text() -> None:
     assert [s.text for s in _drop_unused(body, ["a"])] == ["g = x"]
     lines = _with_frees([st("a", "W @ x", "W", "x"), st("g", "a.T", "a")], keep={"g", "W", "x"})
     assert lines == ["a = W @ x", "g = a.T", "del a"]
+
+
+@pytest.mark.parametrize("name", ALL_EXAMPLES)
+def test_verify_passes_every_example_in_float32(name: str) -> None:
+    report = verify_spec(EXAMPLES / name, use_torch=False, dtype="float32")
+    assert report.passed, report.failures()
+
+
+def test_float32_mode_refuses_a_result_computed_in_float64() -> None:
+    from derive.verify import _compare_single
+
+    reference = np.ones((2, 2))
+    assert _compare_single(reference.astype(np.float32), reference).status == "pass"
+    assert _compare_single(reference, reference).failed  # upcast to float64: not float32 code
+    assert _compare_single((reference * 1.001).astype(np.float32), reference).failed
