@@ -23,7 +23,7 @@ from sympy.printing.pycode import pycode
 
 from derive import expr as E
 from derive.activations import ACTIVATIONS
-from derive.chain_rule import Derivation
+from derive.chain_rule import Derivation, Gradient
 from derive.dispatch import handler
 from derive.files import write_text_atomic
 from derive.latex import printer_for
@@ -447,9 +447,13 @@ def generate(deriv: Derivation, source: str, target: str = "FILE.py") -> str:
     needed = _needed(deriv, wanted)
     bwd = _Emitter(names, dims)
     order = [n for n in deriv.gradients if n in needed]
-    bwd.hoist([deriv.gradients[n].local for n in order])
+    # the textbook form where it cancelled a division (x (p − y) for the cross-entropy of a
+    # sigmoid: no −y/p + (1 − y)/(1 − p) to overflow at a saturated p), else the chain's form
+    # on the upstream gradient, computed once
+    forms = {n: _code_form(deriv.gradients[n]) for n in order}
+    bwd.hoist(list(forms.values()))
     for n in order:
-        bwd.assign(names.grad_of(n), deriv.gradients[n].local)
+        bwd.assign(names.grad_of(n), forms[n])
     unpack = Stmt(tuple(names.var[n] for n in spec.variables), "=", "_unpack(arrays)",
                   frozenset({"_unpack"}))  # fmt: skip
     dtype = Stmt(("dtype",), "=", "_dtype(arrays)", frozenset({"_dtype"}))
@@ -485,7 +489,11 @@ def generate(deriv: Derivation, source: str, target: str = "FILE.py") -> str:
         for n in returned:
             latex = f"{p.grad(n)} = {p.doprint(deriv.gradients[n].final)}"
             out.append("    # " + _comment_text(latex))
-        lines = [st.text for st in body] if fname == "all_gradients" else _with_frees(body, keep)
+        if fname == "all_gradients":
+            lines = [st.text for st in body]
+        else:  # an intermediate's gradient no parameter's needs is not computed here
+            unused = [names.grad_of(n) for n in reversed(order) if n not in returned]
+            lines = _with_frees(_drop_unused(body, unused), keep)
         out.extend("    " + line for line in lines)
         pairs = ", ".join(f"{n!r}: {names.grad_of(n)}" for n in returned)
         if fname == "all_gradients":
@@ -577,6 +585,10 @@ def _with_frees(stmts: list[Stmt], keep: set[str]) -> list[str]:
     return out
 
 
+def _code_form(g: Gradient) -> E.Expr:
+    return g.final if g.chain_form is not None else g.local
+
+
 def _needed(deriv: Derivation, wanted: Sequence[str]) -> set[str]:
     """The wanted gradients and every upstream gradient they are computed from."""
     needed: set[str] = set()
@@ -586,7 +598,7 @@ def _needed(deriv: Derivation, wanted: Sequence[str]) -> set[str]:
         if n in needed:
             continue
         needed.add(n)
-        for node in E.walk_nodes(deriv.gradients[n].local):
+        for node in E.walk_nodes(_code_form(deriv.gradients[n])):
             if isinstance(node, E.GradRef):
                 stack.append(node.name)
     return needed

@@ -156,3 +156,17 @@ def test_an_l1_penalty_adds_lambda_sign() -> None:
         "correct"
     )
     assert grade(net.derivation, "W", r"2(\hat y - y)x^T + \lambda W").verdict == "incorrect"
+
+
+def test_logistic_code_uses_the_textbook_form_and_stays_finite_when_saturated(
+    tmp_path: Path,
+) -> None:
+    net = derive.load(EXAMPLES / "logistic_regression.toml")
+    mod = _module(net, tmp_path / "gen_logistic.py")
+    source = (tmp_path / "gen_logistic.py").read_text()
+    body = source[source.index("def gradients") : source.index("def all_gradients")]
+    assert "grad_p" not in body  # x (p − y) needs no ∂L/∂p, which is infinite where p = 1
+    with np.errstate(all="raise"):
+        got = mod.gradients(x=np.full((3, 1), 100.0), y=np.array([[0.3]]),
+                            w=np.full((3, 1), 10.0), b=np.array([[0.0]]))  # fmt: skip
+    assert np.allclose(got["w"], 70.0) and np.allclose(got["b"], 0.7)
