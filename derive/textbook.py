@@ -112,6 +112,15 @@ class _Scalars:
         return fn(arg) if n.param is None else fn(arg, n.param)
 
 
+def _divides(n: E.Expr, shape: E.Shape) -> bool:
+    """Whether the elementwise chain at n has a reciprocal (a negative power, a division)."""
+    if not _elementwise(n) or (n.shape != shape and not n.is_scalar):
+        return False
+    if isinstance(n, E.Div) or (isinstance(n, E.Power) and n.exponent.is_negative):
+        return True
+    return any(_divides(c, shape) for c in n.children)
+
+
 class _TooLong(Exception):
     pass
 
@@ -120,6 +129,8 @@ def _simplified_chain(n: E.Expr, visit: Callable[[E.Expr], E.Expr]) -> E.Expr:
     kids = tuple(visit(c) for c in n.children)
     same = all(a is b for a, b in zip(kids, n.children, strict=True))
     rebuilt = n if same else n.rebuild(kids)
+    if not _divides(n, n.shape):
+        return rebuilt  # no reciprocal in the chain: nothing to cancel (most chains: no SymPy)
     scalars = _Scalars(visit)
     try:
         scalar = scalars.read(n, n.shape)
