@@ -112,13 +112,22 @@ class _Scalars:
         return fn(arg) if n.param is None else fn(arg, n.param)
 
 
-def _divides(n: E.Expr, shape: E.Shape) -> bool:
-    """Whether the elementwise chain at n has a reciprocal (a negative power, a division)."""
-    if not _elementwise(n) or (n.shape != shape and not n.is_scalar):
-        return False
-    if isinstance(n, E.Div) or (isinstance(n, E.Power) and n.exponent.is_negative):
-        return True
-    return any(_divides(c, shape) for c in n.children)
+def _divides(root: E.Expr, shape: E.Shape) -> bool:
+    """Whether the elementwise chain at root has a reciprocal (a negative power, a division);
+    each shared node looked at once, at most MAX_CHAIN_NODES of them (a longer chain is left
+    as it is anyway)."""
+    stack, seen = [root], set()
+    while stack:
+        n = stack.pop()
+        if id(n) in seen or not _elementwise(n) or (n.shape != shape and not n.is_scalar):
+            continue
+        seen.add(id(n))
+        if len(seen) > MAX_CHAIN_NODES:
+            return False
+        if isinstance(n, E.Div) or (isinstance(n, E.Power) and n.exponent.is_negative):
+            return True
+        stack.extend(n.children)
+    return False
 
 
 class _TooLong(Exception):
