@@ -15,6 +15,8 @@ import sympy
 
 from derive import report
 from derive.chain_rule import Derivation, derive_gradients
+from derive.document import latex as rows_latex
+from derive.document.model import Document
 from derive.elementwise import ElementwiseResult, elementwise_check
 from derive.errors import UnknownVariableError
 from derive.expr import Expr, Shape
@@ -50,22 +52,22 @@ class GradientResult:
 
     @property
     def latex(self) -> str:
-        return report.final_latex(self._d, self.wrt)
+        return rows_latex.final_latex(self._d, self.wrt)
 
     @property
     def steps(self) -> list[str]:
         """Right-hand sides of ∂J/∂wrt = ... = ..., in LaTeX."""
-        return report.step_lines(self._d, self.wrt)
+        return rows_latex.step_lines(self._d, self.wrt)
 
     @property
     def step_data(self) -> list[Step]:
         """The steps as data (`derive.steps.Step`): kind, partials or expression."""
-        return [step for step, _ in report.rendered_steps(self._d, self.wrt)]
+        return [step for step, _ in rows_latex.rendered_steps(self._d, self.wrt)]
 
     @property
     def where(self) -> list[str]:
         """The local factors and upstream gradients the steps use, in LaTeX."""
-        return report.where_lines(self._d, self.wrt)
+        return rows_latex.where_lines(self._d, self.wrt)
 
     @property
     def text(self) -> str:
@@ -90,7 +92,7 @@ class GradientResult:
         return f"<gradient d{self._d.spec.loss}/d{self.wrt} = {self.text}>"
 
     def _repr_latex_(self) -> str:
-        lines = report.aligned_steps(self._d, self.wrt)
+        lines = rows_latex.aligned_steps(self._d, self.wrt)
         return "$$\\begin{aligned}" + " \\\\ ".join(lines) + "\\end{aligned}$$"
 
 
@@ -170,8 +172,18 @@ class Network:
         """Markdown with $...$ math; `picture` is the path of the graph's SVG, to show it."""
         return report.to_markdown(self.derivation, self.resolve(wrt), picture)
 
+    def html(self, wrt: Sequence[str] | None = None) -> str:
+        """One HTML file, math as MathML and the graph inline (no script, works offline)."""
+        return report.to_html(self.derivation, self.resolve(wrt))
+
     def json(self, wrt: Sequence[str] | None = None) -> str:
+        """The derivation as data: per gradient its forms, steps and where-lines."""
         return report.to_json(self.derivation, self.resolve(wrt))
+
+    def document(self, wrt: Sequence[str] | None = None, picture: str = "") -> Document:
+        """The derivation as a document (`derive.document`): any writer of `WRITERS` writes
+        it, and a notebook shows it as HTML."""
+        return report.document(self.derivation, self.resolve(wrt), picture)
 
     def graph(self) -> NetworkGraph:
         """The computational graph as a picture (SVG; displays in Jupyter)."""
@@ -191,7 +203,7 @@ class Network:
     def _repr_latex_(self) -> str:
         return (
             "$$\\begin{aligned}"
-            + " \\\\ ".join(report.equations_latex(self.spec))
+            + " \\\\ ".join(rows_latex.equations_latex(self.spec))
             + ("\\end{aligned}$$")
         )
 

@@ -130,15 +130,17 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--all", action="store_true", help="every name, inputs and targets included")
     d.add_argument(
         "--format",
-        choices=("markdown", "latex", "json"),
-        help="output format: markdown with $...$ math, a LaTeX document, or JSON (default: "
-        "from the -o file's extension, .tex, .json or .md, else markdown)",
+        choices=("markdown", "latex", "html", "json"),
+        help="output format: markdown with $...$ math, a LaTeX document, one HTML file (MathML, "
+        "the graph inline, no script), or the derivation as JSON data (default: from the -o "
+        "file's extension, .tex, .html, .json or .md, else markdown)",
     )
     d.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
     d.add_argument(
         "--graph",
         metavar="FILE.svg",
-        help="also draw the network's computational graph (fan-outs marked) to FILE.svg",
+        help="also draw the network's computational graph (fan-outs marked) to FILE.svg; "
+        "markdown output links to it",
     )
     d.add_argument(
         "--check",
@@ -262,7 +264,17 @@ def _run_check(args: argparse.Namespace, limits: Limits) -> int:
 
 def _format_from_suffix(path: str | None) -> str:
     suffix = Path(path).suffix.lower() if path else ""
-    return {".tex": "latex", ".json": "json"}.get(suffix, "markdown")
+    return {".tex": "latex", ".json": "json", ".html": "html", ".htm": "html"}.get(
+        suffix, "markdown"
+    )
+
+
+def _picture_link(graph: str | None, output: str | None) -> str | None:
+    """The graph's SVG as a link from where the markdown goes (None: no graph drawn)."""
+    if not graph:
+        return None
+    start = Path(output).resolve().parent if output else Path.cwd()
+    return os.path.relpath(Path(graph).resolve(), start).replace(os.sep, "/")
 
 
 def _zero_gradient_warnings(net: Network) -> list[str]:
@@ -328,7 +340,10 @@ def _run_derive(args: argparse.Namespace, limits: Limits) -> int:
     wrt = net.names if args.all else args.wrt
     names = net.resolve(wrt)
     fmt = args.format or _format_from_suffix(args.output)
-    text = {"markdown": net.markdown, "latex": net.latex, "json": net.json}[fmt](names)
+    if fmt == "markdown":
+        text = net.markdown(names, _picture_link(args.graph, args.output))
+    else:
+        text = {"latex": net.latex, "html": net.html, "json": net.json}[fmt](names)
     check_output(text, f"the {fmt} output", limits)
     if args.output:
         write_text_atomic(args.output, text)

@@ -199,7 +199,7 @@ def as_markdown(found: list[Rule]) -> str:
 
 def as_latex(found: list[Rule]) -> str:
     """A LaTeX fragment (sections and align* blocks), for \\input into a document."""
-    from derive.report import tex_text
+    from derive.document.latex import tex_text
 
     out = [r"\section*{Weight initialization, derived}"]
     for rule in found:

@@ -181,6 +181,30 @@ class LatexPrinter:
     def local(self, upper: str, lower: str) -> str:
         return rf"\frac{{\partial {self.names(upper)}}}{{\partial {self.names(lower)}}}"
 
+    # -- rows of a document (derive.document.rows) --------------------------------------------
+
+    def name(self, name: str) -> str:
+        return self.names(name)
+
+    def hat(self, latex_name: str) -> str:
+        return latex_name
+
+    def derivative(self, fn: str, arg: E.Expr) -> str:
+        """f'(arg) for a function of the activation table: \\sigma'(W^{(1)}x + b^{(1)})."""
+        return f"{ACTIVATIONS[fn].latex}'{delimit('(', ')', self.doprint(arg))}"
+
+    def product(self, parts: list[str]) -> str:
+        return r" \cdot ".join(parts)
+
+    def total(self, terms: list[str]) -> str:
+        return " + ".join(terms)
+
+    def equals(self, parts: list[str]) -> str:
+        return " = ".join(parts)
+
+    def noted(self, row: str, note: str) -> str:
+        return rf"{row} \quad \text{{({note})}}"
+
     # -- leaves -------------------------------------------------------------------------------
 
     def _print_Var(self, e: E.Expr) -> tuple[str, int]:

@@ -17,6 +17,7 @@ from html import escape as _escape
 
 import sympy
 
+from derive import display_rows as rows
 from derive import expr as E
 from derive.activations import ACTIVATIONS
 from derive.chain_rule import Derivation
@@ -35,7 +36,6 @@ from derive.latex import (
     standardized_names,
 )
 from derive.spec import Spec
-from derive.steps import CHAIN, Partial, standardizations, steps, where
 
 MATHML_NS = "http://www.w3.org/1998/Math/MathML"
 INVISIBLE_TIMES = "\u2062"
@@ -70,6 +70,10 @@ def mo(text: str, stretchy: bool | None = None) -> str:
 
 def mtext(text: str) -> str:
     return f"<mtext>{xml_text(text)}</mtext>"
+
+
+def mspace(width: str) -> str:
+    return f'<mspace width="{width}"></mspace>'
 
 
 def mrow(*parts: str) -> str:
@@ -466,6 +470,23 @@ class MathmlPrinter(MathmlPrinterBase):
         return mrow(name_mathml(ACTIVATIONS[fn].latex), mo("\u2032"), mo(APPLY_FUNCTION),
                     fenced("(", ")", self.doprint(arg)))  # fmt: skip
 
+    # -- rows of a document (derive.document.rows) ----------------------------------------------
+
+    def hat(self, latex_name: str) -> str:
+        return name_mathml(latex_name)
+
+    def product(self, parts: list[str]) -> str:
+        return mrow(*_between(parts, mo("\u22c5")))
+
+    def total(self, terms: list[str]) -> str:
+        return terms[0] if len(terms) == 1 else mrow(*_between(terms, mo("+")))
+
+    def equals(self, parts: list[str]) -> str:
+        return mrow(*_between(parts, mo("=")))
+
+    def noted(self, row: str, note: str) -> str:
+        return mrow(row, mspace("1em"), mtext(f"({note})"))
+
     # -- leaves ---------------------------------------------------------------------------------
 
     def _print_Var(self, e: E.Expr) -> tuple[str, int]:
@@ -672,7 +693,7 @@ def _call_form(template: str, arg: str) -> str:
     return form(arg)
 
 
-# -- documents: the equations and steps that derive.report writes as LaTeX ----------------------
+# -- documents: the rows of derive.display_rows as MathML --------------------------------------
 
 
 def equation(lhs: str, rhs: str) -> str:
@@ -682,57 +703,15 @@ def equation(lhs: str, rhs: str) -> str:
 def equations_mathml(spec: Spec) -> list[str]:
     """Each forward equation as a <math> block: ŷ = W⁽²⁾z + b⁽²⁾."""
     p = MathmlPrinter.for_spec(spec)
-    rows = []
-    defined: set[E.Expr] = set()
-    for eq in spec.equations:
-        e = eq.expr
-        rhs = p.standardize_definition(e) if isinstance(e, E.Standardize) else p.doprint(e)
-        rows.append(math(equation(p.name(eq.name), rhs)))
-        for node in E.walk_nodes(e):  # a standardized value shown by its hat, defined once
-            hat = p.standardized.get(node)
-            if hat is not None and node not in defined and isinstance(node, E.Standardize):
-                defined.add(node)
-                rows.append(math(equation(name_mathml(hat), p.standardize_definition(node))))
-    return rows
-
-
-def _partial(p: MathmlPrinter, part: Partial) -> str:
-    return p.grad(part.lower) if part.upper is None else p.local(part.upper, part.lower)
+    return [math(equation(lhs, rhs)) for lhs, rhs in rows.forward_rows(p, spec)]
 
 
 def step_rows(deriv: Derivation, name: str) -> list[str]:
-    """The right-hand sides of ∂J/∂name = … = … (`derive.steps`: the chain, the sum over the
-    edges, the form with upstream gradients, the final form), without repeats."""
-    p = MathmlPrinter.for_spec(deriv.spec)
-    rows: list[str] = []
-    for step in steps(deriv, name):
-        if step.products:
-            terms = [mrow(*_between([_partial(p, q) for q in prod], mo("\u22c5")))
-                     for prod in step.products]  # fmt: skip
-            row = terms[0] if step.kind == CHAIN else mrow(*_between(terms, mo("+")))
-        else:
-            assert step.result is not None
-            row = p.doprint(step.result)
-        if row not in rows:
-            rows.append(row)
-    return rows
+    """The right-hand sides of ∂J/∂name = … = … (`derive.document.rows`), without repeats."""
+    return [text for _, text in rows.step_rows(MathmlPrinter.for_spec(deriv.spec), deriv, name)]
 
 
 def where_rows(deriv: Derivation, name: str) -> list[str]:
-    """The local factors and upstream gradients the steps use (`derive.steps.where`)."""
+    """The local factors and upstream gradients the steps use, each an equation with its note."""
     p = MathmlPrinter.for_spec(deriv.spec)
-    out: list[str] = []
-    for item in where(deriv, name):
-        lhs, value = _partial(p, item.partial), p.doprint(item.value)
-        if item.activation and item.activation_arg is not None:
-            derivative = p.derivative(item.activation, item.activation_arg)
-            row = mrow(lhs, mo("="), derivative, mo("="), value)
-        else:
-            row = equation(lhs, value)
-        if row not in out:
-            out.append(row)
-    for node in standardizations(deriv, name):  # Ẑ, when shown by its hat, defined
-        hat = p.standardized.get(node)
-        if hat is not None:
-            out.append(equation(name_mathml(hat), p.standardize_definition(node)))
-    return out
+    return [equation(r.lhs, r.rhs) for r in rows.where_rows(p, deriv, name)]

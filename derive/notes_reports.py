@@ -16,8 +16,8 @@ import numpy as np
 
 from derive import activation_table, init_study, init_theory, vanishing
 from derive.api import Network
+from derive.document.latex import tex_text as _tex
 from derive.files import write_text_atomic
-from derive.report import tex_text as _tex
 
 CASE_SPEC = "two_sigmoid_layers"
 STUDY = {"depth": 10, "width": 256, "batch": 128, "seed": 0}

@@ -4,8 +4,9 @@ The steps follow the course notes: the chain of partial derivatives (when the pa
 long enough to be worth writing), the sum over the edges along which X is used (fan-out), the
 matrix form with the upstream gradients kept as names, and the final form. Under them, the
 "where" items: each local factor (∂ŷ/∂z = (W⁽²⁾)ᵀ, σ′ at its real argument) and each upstream
-gradient the steps name. Every printer (LaTeX in `derive.report`, MathML in `derive.mathml`, the
-JSON output) renders these same records, so the formats cannot drift apart.
+gradient the steps name. Which rows a document shows is decided once (`derive.display_rows`), and
+every printer (LaTeX, MathML, the JSON records) renders those same rows, so the formats cannot
+drift apart.
 """
 
 from __future__ import annotations

@@ -26,9 +26,9 @@ from derive.assignment.documents import build_sheet, build_spec_key
 from derive.assignment.evidence import Evidence
 from derive.assignment.typing_help import example_answer, notations
 from derive.document import WRITERS
+from derive.document.latex import final_latex
 from derive.document.model import Document, Final, Steps, Where
 from derive.mathml import MathmlPrinter
-from derive.report import final_latex
 from tests.conftest import EXAMPLES, ROOT, run_cli
 from tests.networks import network_files
 from tests.test_latex_compiles import MARGIN_PT, OVERFULL, PDFLATEX, compile_latex

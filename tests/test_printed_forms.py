@@ -14,8 +14,8 @@ import numeric
 from derive import check
 from derive.chain_rule import ELEMENTWISE
 from derive.codegen import write_module
+from derive.document.latex import where_lines
 from derive.latex import delimit, printer_for
-from derive.report import where_lines
 from derive.verify import load_generated
 from tests.networks import load_network, network_ids, spec_path
 

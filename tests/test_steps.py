@@ -11,7 +11,8 @@ import pytest
 
 import derive
 from derive import mathml as M
-from derive.report import step_lines, to_json, where_lines
+from derive.document.latex import step_lines, where_lines
+from derive.report import to_json
 from derive.steps import CHAIN, CHAIN_FORM, EDGES, FINAL, GENERAL, LOCAL, steps
 
 EXAMPLES = sorted(Path(__file__).resolve().parents[1].glob("examples/*.toml"))

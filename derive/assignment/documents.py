@@ -1,10 +1,10 @@
 """An assignment's answer key and students' sheet as documents (`derive.document`).
 
 The key: per question its prompt and points, the network (equations, shapes, picture), the
-chain-rule steps as `derive.report` sets them, the boxed final answer and one line of evidence
-(`derive.assignment.evidence`). The sheet: the same questions and networks, the due date and the
-"how to type your answer" box, and no answer, no step. A key of spec files has a section per
-network and every gradient of each.
+chain-rule steps as every derivation shows them (`derive.document.parts`), the boxed final
+answer and one line of evidence (`derive.assignment.evidence`). The sheet: the same questions
+and networks, the due date and the "how to type your answer" box, and no answer, no step. A key
+of spec files has a section per network and every gradient of each.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from derive import expr as E
 from derive.api import Network
 from derive.assignment.evidence import Evidence, EvidenceCache
 from derive.assignment.model import Assignment, Question
-from derive.assignment.network_parts import CONVENTION, network_blocks, picture_names
 from derive.assignment.typing_help import notations
 from derive.document.model import (
     Block,
@@ -31,13 +30,12 @@ from derive.document.model import (
     Math,
     Paragraph,
     Section,
-    Steps,
     Strong,
     Text,
-    Where,
     symbol_of,
 )
-from derive.report import fanout_note
+from derive.document.parts import convention, network_blocks, picture_names
+from derive.document.parts import gradient_blocks as derivation_blocks
 from derive.spec import Spec
 
 EvidenceOf = Callable[[Path, str], Evidence]
@@ -86,12 +84,9 @@ def _question_head(q: Question) -> tuple[Inline, ...]:
 
 
 def gradient_blocks(net: Network, name: str, evidence: Evidence | None) -> list[Block]:
+    """The steps and where-lines, then the boxed answer and its evidence."""
     deriv = net.derivation
-    blocks: list[Block] = [Equation(Steps(deriv, name))]
-    note = fanout_note(deriv[name])
-    if note:
-        blocks.append(Paragraph((Text(note),)))
-    blocks.append(Equation(Where(deriv, name)))
+    blocks = derivation_blocks(deriv, name)
     blocks.append(Paragraph((Strong("Answer"),)))
     blocks.append(Equation(Final(deriv, name)))
     if evidence is not None:
@@ -104,10 +99,10 @@ def build_key(hw: Assignment, evidence: EvidenceOf | None = None) -> Document:
     given)."""
     ev = evidence or EvidenceCache()
     pictures = picture_names([q.spec for q in hw.questions])
-    blocks: list[Block] = [CONVENTION]
+    blocks: list[Block] = [convention([q.network.spec for q in hw.questions])]
     for q in hw.questions:
         parts: list[Block] = [Paragraph(prompt_inline(q))]
-        parts += network_blocks(q.network, pictures[q.spec])
+        parts += network_blocks(q.network.spec, pictures[q.spec])
         parts += gradient_blocks(q.network, q.wrt, ev(q.spec, q.wrt))
         blocks.append(Section(_question_head(q), tuple(parts)))
     return Document(f"{hw.title}: answer key", _subtitle(hw, False), tuple(blocks), "answer-key")
@@ -117,10 +112,10 @@ def build_sheet(hw: Assignment) -> Document:
     """The students' sheet: networks, shapes, questions and points, how to type an answer."""
     pictures = picture_names([q.spec for q in hw.questions])
     specs = list({q.spec: q.network.spec for q in hw.questions}.values())
-    blocks: list[Block] = [CONVENTION, typing_box(specs)]
+    blocks: list[Block] = [convention(specs), typing_box(specs)]
     for q in hw.questions:
         parts: list[Block] = [Paragraph(prompt_inline(q))]
-        parts += network_blocks(q.network, pictures[q.spec])
+        parts += network_blocks(q.network.spec, pictures[q.spec])
         blocks.append(Section(_question_head(q), tuple(parts)))
     return Document(hw.title, _subtitle(hw, True), tuple(blocks), "sheet")
 
@@ -152,9 +147,9 @@ def build_spec_key(paths: Sequence[str | Path], evidence: EvidenceOf | None = No
     nets = list(networks) if networks is not None else [Network.from_file(p) for p in paths]
     files = [Path(p).resolve() for p in paths]
     pictures = picture_names(files)
-    blocks: list[Block] = [CONVENTION]
+    blocks: list[Block] = [convention([n.spec for n in nets])]
     for path, net in zip(files, nets, strict=True):
-        parts: list[Block] = list(network_blocks(net, pictures[path]))
+        parts: list[Block] = list(network_blocks(net.spec, pictures[path]))
         for name in net.resolve(None):
             shape = net.spec.shape_of(name)
             head = (Text("The gradient with respect to "), Math(net.spec, E.Var(name, shape)))

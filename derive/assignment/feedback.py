@@ -4,8 +4,8 @@ wrong and how to fix it; the expected answer only with `reveal`."""
 from __future__ import annotations
 
 from derive.answers.diagnosis import MISTAKE_KINDS
-from derive.assignment.escape import md_code, md_text
 from derive.assignment.results import VERDICTS, Row, points_text
+from derive.document.escape import md_code, md_text
 
 # How to fix each kind of mistake (a kind added to MISTAKE_KINDS later falls back to its meaning).
 FIX_HINTS: dict[str, str] = {
@@ -75,11 +75,11 @@ def student_feedback(
         elif row.diagnosis:
             lines.append(f"- What went wrong: {md_text(row.diagnosis)}")
         if row.verdict in ("timeout", "error", "missing"):
-            lines.append(f"- {md_text(VERDICTS[row.verdict].capitalize())}.")
+            lines.append(f"- {md_text(VERDICTS[row.verdict].capitalize(), block_start=True)}.")
         if row.mistake:
             lines.append(f"- How to fix it: {md_text(fix_hint(row.mistake))}.")
         if row.counterexample and row.verdict == "incorrect":
-            lines.append(f"- {md_text(_counterexample(row.counterexample))}")
+            lines.append(f"- {md_text(_counterexample(row.counterexample), block_start=True)}")
         for w in row.warnings:
             lines.append(f"- Note: {md_text(w)}")
         if keys is not None and qid in keys:

@@ -9,10 +9,10 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from derive.assignment.escape import md_parts
 from derive.assignment.feedback import student_feedback
 from derive.assignment.results import Row, points_text
 from derive.assignment.summary import summary_html, summary_markdown, write_charts
+from derive.document.escape import md_parts
 from derive.errors import GradproofError
 from derive.files import write_text_atomic
 

@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from derive.answers.diagnosis import MISTAKE_KINDS
-from derive.assignment.escape import html_code, html_parts, html_text, md_code, md_parts, md_text
 from derive.assignment.results import Row, points_text
+from derive.document.escape import html_code, html_parts, html_text, md_code, md_parts, md_text
 
 if TYPE_CHECKING:
     from derive.assignment.grading import GradeReport
@@ -113,14 +113,14 @@ def summary_markdown(report: GradeReport, charts: dict[str, str]) -> str:
         f"{points_text(a.total_points)} points; {len(report.rows)} result rows."
     )
     for note in report.notes:
-        lines.append(f"\n- {md_text(note)}")
+        lines.append(f"\n- {md_text(note, block_start=True)}")
     lines += ["", "## Scores", "", "| total | students |", "|---:|---:|"]
     lines += [f"| {points_text(t)} | {n} |" for t, n in score_counts(report)]
     if "scores" in charts:
         lines += ["", f"![The students' totals]({charts['scores']})"]
     for st in question_stats(report):
         lines += ["", f"## {md_text(st.qid)} ({_points(st.points)})", ""]
-        lines += [md_parts(st.prompt), ""]
+        lines += [md_parts(st.prompt, block_start=True), ""]
         lines += ["| " + " | ".join(SHOWN) + " | mean points |", "|" + "---:|" * (len(SHOWN) + 1)]
         lines.append("| " + " | ".join(str(st.counts[v]) for v in SHOWN) + f" | {st.mean} |")
         if st.qid in charts:
@@ -133,7 +133,7 @@ def summary_markdown(report: GradeReport, charts: dict[str, str]) -> str:
         if st.invalid:
             lines += ["", "Unreadable answers:", ""]
             for why, n, example in st.invalid:
-                lines.append(f"- {md_text(why)} ({n}); e.g. {md_code(example)}")
+                lines.append(f"- {md_text(why, block_start=True)} ({n}); e.g. {md_code(example)}")
     odd = unattributed(report)
     if odd:
         lines += ["", "## Rows not attributed to a student's question", ""]

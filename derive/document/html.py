@@ -2,7 +2,7 @@
 
 Works offline in every current browser: no script, no CDN, no web font; the style is in the
 file. The markup is well-formed XML (XHTML syntax: every element closed, only the five XML
-entities), so a test can parse it. Text goes through `derive.assignment.escape.html_text`.
+entities), so a test can parse it. Text goes through `derive.document.escape.html_text`.
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from derive.assignment.escape import html_code, html_text
-from derive.chain_rule import Derivation
+from derive import display_rows as rows
+from derive.document.escape import html_code, html_text
 from derive.document.model import (
     Block,
     Box,
@@ -42,11 +42,8 @@ from derive.mathml import (
     mi,
     mo,
     mrow,
-    mtext,
     name_mathml,
-    step_rows,
 )
-from derive.steps import where
 
 # a picture keeps its own size: a wide graph scrolls inside its figure, not the page
 STYLE = """
@@ -148,15 +145,15 @@ class HtmlWriter:
     def _block_Equation(self, b: Equation) -> str:
         c = b.content
         if isinstance(c, Forward):
-            p = MathmlPrinter.for_spec(c.spec)
-            return _aligned([(p.name(eq.name), p.doprint(eq.expr)) for eq in c.spec.equations])
+            return _aligned(rows.forward_rows(MathmlPrinter.for_spec(c.spec), c.spec))
         if isinstance(c, Steps):
             p = MathmlPrinter.for_spec(c.deriv.spec)
-            steps = step_rows(c.deriv, c.name)
+            steps = [text for _, text in rows.step_rows(p, c.deriv, c.name)]
             return _aligned([(p.grad(c.name) if i == 0 else "", s) for i, s in enumerate(steps)])
         if isinstance(c, Where):
-            rows = where_aligned(c.deriv, c.name)
-            return "<p>where</p>\n" + _aligned(rows) if rows else ""
+            p = MathmlPrinter.for_spec(c.deriv.spec)
+            where = [(r.lhs, r.rhs) for r in rows.where_rows(p, c.deriv, c.name)]
+            return "<p>where</p>\n" + _aligned(where) if where else ""
         assert isinstance(c, Final)
         p = MathmlPrinter.for_spec(c.deriv.spec)
         final = p.doprint(c.deriv[c.name].final)
@@ -165,28 +162,6 @@ class HtmlWriter:
     def _block_Figure(self, b: Figure) -> str:
         svg = network_svg(b.spec)
         return f"<figure>\n{svg}<figcaption>{self.inline(b.caption)}</figcaption>\n</figure>"
-
-
-def where_aligned(deriv: Derivation, name: str) -> list[tuple[str, str]]:
-    """The where-items of `derive.steps` as aligned rows, each factor with its note (how it
-    enters the product), as the LaTeX report sets them."""
-    p = MathmlPrinter.for_spec(deriv.spec)
-    out: list[tuple[str, str]] = []
-    for item in where(deriv, name):
-        part = item.partial
-        lhs = p.grad(part.lower) if part.upper is None else p.local(part.upper, part.lower)
-        rhs = p.doprint(item.value)
-        if item.activation and item.activation_arg is not None:
-            rhs = mrow(p.derivative(item.activation, item.activation_arg), mo("="), rhs)
-        if item.note:
-            rhs = mrow(rhs, mspace("1em"), mtext(f"({item.note})"))
-        if (lhs, rhs) not in out:
-            out.append((lhs, rhs))
-    return out
-
-
-def mspace(width: str) -> str:
-    return f'<mspace width="{width}"></mspace>'
 
 
 def _aligned(rows: list[tuple[str, str]]) -> str:

@@ -1,12 +1,24 @@
 """A document as JSON: every part as an object with its `type`, math as the LaTeX printer's text
-with the recorded rows, so another tool can lay the same document out its own way."""
+with the recorded rows, and a derivation's steps and where-lines also as records (`data`), so
+another tool can lay the same document out its own way."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
-from derive.document.latex import math_latex, symbol_latex
+from derive.chain_rule import Derivation
+from derive.display_rows import DEFINITION_NOTE
+from derive.document.latex import (
+    equations_latex,
+    final_latex,
+    math_latex,
+    rendered_steps,
+    rendered_where,
+    step_lines,
+    symbol_latex,
+    where_lines,
+)
 from derive.document.model import (
     Block,
     Box,
@@ -27,7 +39,7 @@ from derive.document.model import (
     Text,
     Where,
 )
-from derive.report import equations_latex, final_latex, step_lines, where_lines
+from derive.steps import UPSTREAM, partial_data, steps_data
 from derive.sympy_form import ascii_form
 
 
@@ -71,13 +83,41 @@ def block_data(b: Block) -> dict[str, Any]:
     if isinstance(c, Forward):
         return {"type": "forward", "rows": equations_latex(c.spec)}
     if isinstance(c, Steps):
-        return {"type": "steps", "wrt": c.name, "rows": step_lines(c.deriv, c.name)}
+        return {"type": "steps", "wrt": c.name, "rows": step_lines(c.deriv, c.name),
+                "data": step_data(c.deriv, c.name)}  # fmt: skip
     if isinstance(c, Where):
-        return {"type": "where", "wrt": c.name, "rows": where_lines(c.deriv, c.name)}
+        return {"type": "where", "wrt": c.name, "rows": where_lines(c.deriv, c.name),
+                "data": where_data(c.deriv, c.name)}  # fmt: skip
     assert isinstance(c, Final)
     g = c.deriv[c.name]
     return {"type": "final", "wrt": c.name, "latex": final_latex(c.deriv, c.name),
             "sympy": ascii_form(g.final), "shape": [str(g.shape[0]), str(g.shape[1])]}  # fmt: skip
+
+
+def step_data(deriv: Derivation, name: str) -> list[dict[str, Any]]:
+    """The steps as records, one per printed row (`derive.steps.steps_data`)."""
+    return steps_data([s for s, _ in rendered_steps(deriv, name)], ascii_form, deriv.spec.loss)
+
+
+def where_data(deriv: Derivation, name: str) -> list[dict[str, Any]]:
+    """The where-lines as records, one per printed row."""
+    out = []
+    for r in rendered_where(deriv, name):
+        if r.item is None:
+            assert r.definition is not None
+            out.append({"kind": "definition", "sympy": ascii_form(r.definition),
+                        "note": DEFINITION_NOTE})  # fmt: skip
+            continue
+        item = r.item
+        row: dict[str, Any] = {"kind": item.kind, **partial_data(item.partial, deriv.spec.loss)}
+        if item.kind != UPSTREAM:  # an upstream gradient is that gradient's own entry
+            row["sympy"] = ascii_form(item.value)
+        if item.activation:
+            row["activation"] = item.activation
+        if item.note:
+            row["note"] = item.note
+        out.append(row)
+    return out
 
 
 def document_data(doc: Document) -> dict[str, Any]:

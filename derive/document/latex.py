@@ -12,6 +12,8 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Callable
 
+from derive import display_rows as rows
+from derive.chain_rule import Derivation
 from derive.document.model import (
     Block,
     Box,
@@ -37,8 +39,8 @@ from derive.graph_svg import BOX_H, BOX_W, COLORS, LEGEND, box_caption, layout
 from derive.greek import COMMANDS, FROM_UNICODE, LETTERS
 from derive.latex import printer_for
 from derive.linebreak import aligned_rows
-from derive.report import aligned_steps, aligned_where, equations_latex, final_latex
 from derive.spec import Spec
+from derive.steps import Step
 
 PREAMBLE = (
     r"\documentclass[11pt]{article}",
@@ -140,6 +142,55 @@ def symbol_latex(part: Symbol) -> str:
 
 def math_latex(part: Math) -> str:
     return printer_for(part.spec).doprint(part.expr)
+
+
+# -- a derivation's rows in LaTeX (derive.display_rows with the LaTeX printer) ----------------
+
+
+def final_latex(deriv: Derivation, name: str) -> str:
+    """The final form of ∂J/∂name, as LaTeX."""
+    return printer_for(deriv.spec).doprint(deriv[name].final)
+
+
+def rendered_steps(deriv: Derivation, name: str) -> list[tuple[Step, str]]:
+    """Each step with its LaTeX right-hand side, a repeated one left out."""
+    return rows.step_rows(printer_for(deriv.spec), deriv, name)
+
+
+def step_lines(deriv: Derivation, name: str) -> list[str]:
+    """The right-hand sides of ∂J/∂name = ... = ..., each a LaTeX string, without repeats."""
+    return [text for _, text in rendered_steps(deriv, name)]
+
+
+def rendered_where(deriv: Derivation, name: str) -> list[rows.WhereRow]:
+    return rows.where_rows(printer_for(deriv.spec), deriv, name)
+
+
+def where_lines(deriv: Derivation, name: str) -> list[str]:
+    """The local factors and upstream gradients the steps use, each a LaTeX equation with its
+    note, then the definition of each standardized value the steps show by its hat."""
+    return [f"{r.lhs} = {r.rhs}" for r in rendered_where(deriv, name)]
+
+
+def aligned_steps(deriv: Derivation, name: str) -> list[str]:
+    """The steps as rows of an align environment: ∂J/∂name &= ..., &= ..., long ones broken."""
+    return aligned_rows(printer_for(deriv.spec).grad(name), step_lines(deriv, name))
+
+
+def aligned_where(deriv: Derivation, name: str) -> list[str]:
+    """The where-lines as rows of an align environment, aligned at their first =."""
+    out: list[str] = []
+    for r in rendered_where(deriv, name):
+        out.extend(aligned_rows(r.lhs, [r.rhs]))
+    return out
+
+
+def equations_latex(spec: Spec) -> list[str]:
+    """The forward equations as rows of an align environment, long ones broken."""
+    out: list[str] = []
+    for lhs, rhs in rows.forward_rows(printer_for(spec), spec):
+        out.extend(aligned_rows(lhs, [rhs]))
+    return out
 
 
 class LatexWriter:

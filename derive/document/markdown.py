@@ -1,6 +1,6 @@
 """A document as markdown with $…$ math (GitHub, Jupyter, pandoc): one method per part.
 
-Text goes through `derive.assignment.escape` (every ASCII punctuation character escaped, invisible
+Text goes through `derive.document.escape` (escaped where markdown's grammar reads markup, invisible
 characters shown as their code), what a student types is a code span, math is the LaTeX printer's,
 and the network's picture is an image link to its SVG file beside the document.
 """
@@ -10,8 +10,15 @@ from __future__ import annotations
 import urllib.parse
 from collections.abc import Callable
 
-from derive.assignment.escape import md_code, md_text
-from derive.document.latex import boxed_final, math_latex, symbol_latex
+from derive.document.escape import md_code, md_text
+from derive.document.latex import (
+    aligned_steps,
+    aligned_where,
+    boxed_final,
+    equations_latex,
+    math_latex,
+    symbol_latex,
+)
 from derive.document.model import (
     Block,
     Box,
@@ -32,24 +39,24 @@ from derive.document.model import (
     Text,
     Where,
 )
-from derive.report import aligned_steps, aligned_where, equations_latex
 
 
 class MarkdownWriter:
     def write(self, doc: Document) -> str:
         out = [f"# {md_text(doc.title)}", ""]
         for line in doc.subtitle:
-            out += [self.inline(line) + "  ", ""]
+            out += [self.inline(line, block_start=True) + "  ", ""]
         for b in doc.blocks:
             out += [self.block(b, 2), ""]
         return "\n".join(out).rstrip("\n") + "\n"
 
-    def inline(self, parts: tuple[Inline, ...]) -> str:
-        return "".join(self._inline(p) for p in parts)
+    def inline(self, parts: tuple[Inline, ...], block_start: bool = False) -> str:
+        """The parts in a row; `block_start` when they begin a paragraph or a list item."""
+        return "".join(self._inline(p, block_start and i == 0) for i, p in enumerate(parts))
 
-    def _inline(self, part: Inline) -> str:
+    def _inline(self, part: Inline, block_start: bool = False) -> str:
         if isinstance(part, Text):
-            return md_text(part.text)
+            return md_text(part.text, block_start)
         if isinstance(part, Strong):
             return f"**{md_text(part.text)}**"
         if isinstance(part, Code):
@@ -68,10 +75,10 @@ class MarkdownWriter:
         return "\n\n".join(p for p in parts if p)
 
     def _block_Paragraph(self, b: Paragraph, depth: int) -> str:
-        return self.inline(b.parts)
+        return self.inline(b.parts, block_start=True)
 
     def _block_BulletList(self, b: BulletList, depth: int) -> str:
-        return "\n".join(f"- {self.inline(item)}" for item in b.items)
+        return "\n".join(f"- {self.inline(item, block_start=True)}" for item in b.items)
 
     def _block_Table(self, b: Table, depth: int) -> str:
         lines = ["| " + " | ".join(self.inline(c) for c in b.header) + " |"]
@@ -98,6 +105,8 @@ class MarkdownWriter:
         return "\n".join(["$$", *body, "$$"])
 
     def _block_Figure(self, b: Figure, depth: int) -> str:
+        if not b.file:  # no SVG written beside this file: nothing to link to
+            return ""
         where = urllib.parse.quote(b.file, safe="/._-~")  # a URL: no space, ( ) or newline left
         return f"![{self.inline(b.caption)}]({where})"
 

@@ -89,7 +89,7 @@ class Forward:
 
 @dataclass(frozen=True)
 class Steps:
-    """∂J/∂name = the chain = … = the final form, as `derive.report` sets them."""
+    """∂J/∂name = the chain = … = the final form (the rows of `derive.display_rows`)."""
 
     deriv: Derivation
     name: str

@@ -17,10 +17,10 @@ from typing import Any
 from derive import mathml as M
 from derive.api import Network
 from derive.chain_rule import Derivation
+from derive.document.latex import final_latex
 from derive.errors import GradproofError
 from derive.graph_svg import network_svg
 from derive.limits import DEFAULT, Limits
-from derive.report import final_latex
 from derive.spec import fmt_shape
 
 MAX_NETWORKS = 200

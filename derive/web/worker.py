@@ -19,10 +19,10 @@ from typing import Any
 from derive import mathml as M
 from derive.answers.check import ERROR, INVALID, grade
 from derive.answers.reader import Reader
+from derive.document.latex import final_latex
 from derive.errors import AnswerError, GradproofError, TooLargeError
 from derive.latex import printer_for
 from derive.limits import DEFAULT, run_bounded
-from derive.report import final_latex
 from derive.spec import fmt_shape
 from derive.web.catalog import Entry
 
