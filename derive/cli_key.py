@@ -94,8 +94,9 @@ def _deadline(args: argparse.Namespace, limits: Limits) -> float:
 
 def run_key(args: argparse.Namespace, limits: Limits) -> int:
     from derive.assignment import publish_key, publish_spec_key
+    from derive.assignment.publish import Options
 
-    options: dict[str, Any] = {
+    options: Options = {
         "pdf": not args.no_pdf,
         "use_torch": not args.no_torch,
         "limits": limits,

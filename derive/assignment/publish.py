@@ -13,6 +13,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypedDict, Unpack
 
 from derive.assignment.documents import build_key, build_sheet, build_spec_key
 from derive.assignment.evidence import EvidenceCache
@@ -44,96 +45,83 @@ def _assignment(hw: Assignment | str | Path, limits: Limits) -> Assignment:
     return hw if isinstance(hw, Assignment) else load(hw, limits)
 
 
-def _write(doc: Document, out: str | Path | None, formats: Sequence[str], pdf: bool,
-           limits: Limits, deadline: float | None) -> tuple[list[Path], Path | None]:  # fmt: skip
+def _write(doc: Document, out: str | Path | None, o: _Settings, failed: list[str]) -> Published:
     if out is None:
-        return [], None
-    files = write_files(doc, out, list(dict.fromkeys([*formats, *(["latex"] if pdf else [])])),
-                        limits)  # fmt: skip
+        return Published(doc, [], None, failed)
+    formats = list(dict.fromkeys([*o.formats, *(["latex"] if o.pdf else [])]))
+    files = write_files(doc, out, formats, o.limits)
     made = None
-    if pdf and tex_engine() is not None:
-        seconds = TEX_SECONDS if deadline is None else max(1.0, deadline - time.monotonic())
+    if o.pdf and tex_engine() is not None:
+        seconds = TEX_SECONDS if o.deadline is None else max(1.0, o.deadline - time.monotonic())
         made = build_pdf(Path(out) / f"{doc.kind}.tex", min(seconds, TEX_SECONDS))
-    return files, made
+    return Published(doc, files, made, failed)
 
 
-def key(
-    hw: Assignment | str | Path,
-    out: str | Path | None = None,
-    *,
-    formats: Sequence[str] = FORMATS,
-    pdf: bool = False,
-    use_torch: bool = True,
-    limits: Limits = DEFAULT,
-) -> Document:
+class Options(TypedDict, total=False):
+    """How a key or a sheet is made: `formats` to write (with `out`), `pdf` (when a TeX engine
+    is installed), `use_torch` (the key's torch column), `limits`, and a `deadline` on
+    `time.monotonic()` for the PDF."""
+
+    formats: Sequence[str]
+    pdf: bool
+    use_torch: bool
+    limits: Limits
+    deadline: float | None
+
+
+@dataclass(frozen=True)
+class _Settings:
+    formats: Sequence[str] = FORMATS
+    pdf: bool = False
+    use_torch: bool = True
+    limits: Limits = DEFAULT
+    deadline: float | None = None
+
+
+def key(hw: Assignment | str | Path, out: str | Path | None = None,
+        **options: Unpack[Options]) -> Document:  # fmt: skip
     """The answer key of an assignment (a file or a loaded `Assignment`) as a Document; with
     `out`, also written there (each of `formats`, the pictures, and the PDF when `pdf` and a
     TeX engine is installed). `publish_key` also returns the files and any failed check."""
-    return publish_key(hw, out, formats, pdf, use_torch, limits).document
+    return publish_key(hw, out, **options).document
 
 
-def sheet(
-    hw: Assignment | str | Path,
-    out: str | Path | None = None,
-    *,
-    formats: Sequence[str] = FORMATS,
-    pdf: bool = False,
-    limits: Limits = DEFAULT,
-) -> Document:
+def sheet(hw: Assignment | str | Path, out: str | Path | None = None,
+          **options: Unpack[Options]) -> Document:  # fmt: skip
     """The students' sheet as a Document (no answers, no steps); with `out`, also written."""
-    return publish_sheet(hw, out, formats, pdf, limits).document
+    return publish_sheet(hw, out, **options).document
 
 
-def spec_key(
-    specs: Sequence[str | Path],
-    out: str | Path | None = None,
-    *,
-    formats: Sequence[str] = FORMATS,
-    pdf: bool = False,
-    use_torch: bool = True,
-    limits: Limits = DEFAULT,
-) -> Document:
+def spec_key(specs: Sequence[str | Path], out: str | Path | None = None,
+             **options: Unpack[Options]) -> Document:  # fmt: skip
     """A key of every gradient of each spec's network, as a Document; with `out`, written."""
-    return publish_spec_key(specs, out, formats, pdf, use_torch, limits).document
+    return publish_spec_key(specs, out, **options).document
 
 
-def publish_key(
-    hw: Assignment | str | Path,
-    out: str | Path | None = None,
-    formats: Sequence[str] = FORMATS,
-    pdf: bool = False,
-    use_torch: bool = True,
-    limits: Limits = DEFAULT,
-    deadline: float | None = None,
-) -> Published:
+def publish_key(hw: Assignment | str | Path, out: str | Path | None = None,
+                **options: Unpack[Options]) -> Published:  # fmt: skip
     """The answer key of an assignment (a file or a loaded `Assignment`); written into `out`
     when given (each format, the pictures, and the PDF when `pdf` and a TeX engine is here)."""
-    a = _assignment(hw, limits)
-    cache = EvidenceCache(use_torch)
+    o = _Settings(**options)
+    a = _assignment(hw, o.limits)
+    cache = EvidenceCache(o.use_torch)
     doc = build_key(a, cache)
     failed = [
         f"{q.id} ({q.wrt}): {', '.join(e.failed)}"
         for q in a.questions
         if (e := cache(q.spec, q.wrt)).failed
     ]
-    files, made = _write(doc, out, formats, pdf, limits, deadline)
-    return Published(doc, files, made, failed)
+    return _write(doc, out, o, failed)
 
 
-def publish_spec_key(
-    specs: Sequence[str | Path],
-    out: str | Path | None = None,
-    formats: Sequence[str] = FORMATS,
-    pdf: bool = False,
-    use_torch: bool = True,
-    limits: Limits = DEFAULT,
-    deadline: float | None = None,
-) -> Published:
+def publish_spec_key(specs: Sequence[str | Path], out: str | Path | None = None,
+                     **options: Unpack[Options]) -> Published:  # fmt: skip
     """A key of every gradient of each spec's network."""
     from derive.api import Network
 
-    cache = EvidenceCache(use_torch)
-    nets = [Network.from_file(p, limits) for p in specs]
+    o = _Settings(**options)
+    cache = EvidenceCache(o.use_torch)
+    nets = [Network.from_file(p, o.limits) for p in specs]
     doc = build_spec_key(specs, cache, nets)
     failed = [
         f"{p} ({name}): {', '.join(e.failed)}"
@@ -141,19 +129,11 @@ def publish_spec_key(
         for name in net.resolve(None)
         if (e := cache(Path(p), name)).failed
     ]
-    files, made = _write(doc, out, formats, pdf, limits, deadline)
-    return Published(doc, files, made, failed)
+    return _write(doc, out, o, failed)
 
 
-def publish_sheet(
-    hw: Assignment | str | Path,
-    out: str | Path | None = None,
-    formats: Sequence[str] = FORMATS,
-    pdf: bool = False,
-    limits: Limits = DEFAULT,
-    deadline: float | None = None,
-) -> Published:
-    """The students' sheet of an assignment: no answers, no steps."""
-    doc = build_sheet(_assignment(hw, limits))
-    files, made = _write(doc, out, formats, pdf, limits, deadline)
-    return Published(doc, files, made)
+def publish_sheet(hw: Assignment | str | Path, out: str | Path | None = None,
+                  **options: Unpack[Options]) -> Published:  # fmt: skip
+    """The students' sheet of an assignment: no answers, no steps (`use_torch` is unused)."""
+    o = _Settings(**options)
+    return _write(build_sheet(_assignment(hw, o.limits)), out, o, [])

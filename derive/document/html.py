@@ -11,28 +11,8 @@ import re
 from collections.abc import Callable
 
 from derive import display_rows as rows
+from derive.document import model as M
 from derive.document.escape import html_code, html_text
-from derive.document.model import (
-    Block,
-    Box,
-    BulletList,
-    Code,
-    Document,
-    Equation,
-    Figure,
-    Final,
-    Forward,
-    Inline,
-    Math,
-    Paragraph,
-    Section,
-    Steps,
-    Strong,
-    Symbol,
-    Table,
-    Text,
-    Where,
-)
 from derive.graph_svg import network_svg
 from derive.mathml import (
     MathmlPrinter,
@@ -70,7 +50,7 @@ code { background: #f6f8fa; padding: 0 0.2rem; border-radius: 3px; }
 
 
 class HtmlWriter:
-    def write(self, doc: Document) -> str:
+    def write(self, doc: M.Document) -> str:
         return "\n".join(
             [
                 "<!DOCTYPE html>",
@@ -89,77 +69,77 @@ class HtmlWriter:
             ]
         )
 
-    def fragment(self, doc: Document) -> str:
+    def fragment(self, doc: M.Document) -> str:
         out = [f"<h1>{html_text(doc.title)}</h1>"]
         out += [f'<p class="subtitle">{self.inline(line)}</p>' for line in doc.subtitle]
         out += [self.block(b) for b in doc.blocks]
         return "\n".join(out)
 
-    def inline(self, parts: tuple[Inline, ...]) -> str:
+    def inline(self, parts: tuple[M.Inline, ...]) -> str:
         return "".join(self._inline(p) for p in parts)
 
-    def _inline(self, part: Inline) -> str:
-        if isinstance(part, Text):
+    def _inline(self, part: M.Inline) -> str:
+        if isinstance(part, M.Text):
             return html_text(part.text)
-        if isinstance(part, Strong):
+        if isinstance(part, M.Strong):
             return f"<strong>{html_text(part.text)}</strong>"
-        if isinstance(part, Code):
+        if isinstance(part, M.Code):
             return html_code(part.text)
-        if isinstance(part, Symbol):
+        if isinstance(part, M.Symbol):
             name = name_mathml(part.name)
             if part.upper is None:
                 return math(name, "inline")
             upper = mrow(mi("\u2202"), name_mathml(part.upper))
             return math(mfrac(upper, mrow(mi("\u2202"), name)), "inline")
-        assert isinstance(part, Math)
+        assert isinstance(part, M.Math)
         return math(MathmlPrinter.for_spec(part.spec).doprint(part.expr), "inline")
 
-    def block(self, block: Block) -> str:
-        method: Callable[[Block], str] = getattr(self, f"_block_{type(block).__name__}")
+    def block(self, block: M.Block) -> str:
+        method: Callable[[M.Block], str] = getattr(self, f"_block_{type(block).__name__}")
         return method(block)
 
-    def _block_Section(self, b: Section) -> str:
+    def _block_Section(self, b: M.Section) -> str:
         tag = f"h{min(b.level + 1, 6)}"
         cls = ' class="question"' if b.level == 1 else ""
         inner = "\n".join(self.block(x) for x in b.blocks)
         return f"<section{cls}>\n<{tag}>{self.inline(b.title)}</{tag}>\n{inner}\n</section>"
 
-    def _block_Paragraph(self, b: Paragraph) -> str:
+    def _block_Paragraph(self, b: M.Paragraph) -> str:
         return f"<p>{self.inline(b.parts)}</p>"
 
-    def _block_BulletList(self, b: BulletList) -> str:
+    def _block_BulletList(self, b: M.BulletList) -> str:
         items = "".join(f"<li>{self.inline(item)}</li>" for item in b.items)
         return f"<ul>{items}</ul>"
 
-    def _block_Table(self, b: Table) -> str:
+    def _block_Table(self, b: M.Table) -> str:
         head = "".join(f"<th>{self.inline(c)}</th>" for c in b.header)
         body = "".join(
             "<tr>" + "".join(f"<td>{self.inline(c)}</td>" for c in row) + "</tr>" for row in b.rows
         )
         return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
-    def _block_Box(self, b: Box) -> str:
+    def _block_Box(self, b: M.Box) -> str:
         inner = "\n".join(self.block(x) for x in b.blocks)
         return f'<aside class="box">\n<h3>{html_text(b.title)}</h3>\n{inner}\n</aside>'
 
-    def _block_Equation(self, b: Equation) -> str:
+    def _block_Equation(self, b: M.Equation) -> str:
         c = b.content
-        if isinstance(c, Forward):
+        if isinstance(c, M.Forward):
             return _aligned(rows.forward_rows(MathmlPrinter.for_spec(c.spec), c.spec))
-        if isinstance(c, Steps):
+        if isinstance(c, M.Steps):
             p = MathmlPrinter.for_spec(c.deriv.spec)
             steps = [text for _, text in rows.step_rows(p, c.deriv, c.name)]
             return _aligned([(p.grad(c.name) if i == 0 else "", s) for i, s in enumerate(steps)])
-        if isinstance(c, Where):
+        if isinstance(c, M.Where):
             p = MathmlPrinter.for_spec(c.deriv.spec)
             where = [(r.lhs, r.rhs) for r in rows.where_rows(p, c.deriv, c.name)]
             return "<p>where</p>\n" + _aligned(where) if where else ""
-        assert isinstance(c, Final)
+        assert isinstance(c, M.Final)
         p = MathmlPrinter.for_spec(c.deriv.spec)
         final = p.doprint(c.deriv[c.name].final)
         return f'<div class="final">{math(equation(p.grad(c.name), final))}</div>'
 
-    def _block_Figure(self, b: Figure) -> str:
+    def _block_Figure(self, b: M.Figure) -> str:
         svg = network_svg(b.spec)
         return f"<figure>\n{svg}<figcaption>{self.inline(b.caption)}</figcaption>\n</figure>"
 
@@ -174,7 +154,7 @@ def _aligned(rows: list[tuple[str, str]]) -> str:
     return math(f"<mtable>{cells}</mtable>")
 
 
-def write_html(doc: Document) -> str:
+def write_html(doc: M.Document) -> str:
     return HtmlWriter().write(doc)
 
 
@@ -190,7 +170,7 @@ def scoped_style(scope: str) -> str:
     return re.sub(r"([^{}]+)\{([^}]*)\}", rule, STYLE)
 
 
-def html_fragment(doc: Document) -> str:
+def html_fragment(doc: M.Document) -> str:
     """The body alone, with its style scoped to it: what Jupyter shows for a document."""
     style = scoped_style(".gradproof-document")
     body = HtmlWriter().fragment(doc)

@@ -9,6 +9,7 @@ from typing import Any
 
 from derive.chain_rule import Derivation
 from derive.display_rows import DEFINITION_NOTE
+from derive.document import model as M
 from derive.document.latex import (
     equations_latex,
     final_latex,
@@ -19,76 +20,56 @@ from derive.document.latex import (
     symbol_latex,
     where_lines,
 )
-from derive.document.model import (
-    Block,
-    Box,
-    BulletList,
-    Code,
-    Document,
-    Equation,
-    Figure,
-    Final,
-    Forward,
-    Inline,
-    Paragraph,
-    Section,
-    Steps,
-    Strong,
-    Symbol,
-    Table,
-    Text,
-    Where,
-)
 from derive.steps import UPSTREAM, partial_data, steps_data
 from derive.sympy_form import ascii_form
 
 
-def inline_data(parts: tuple[Inline, ...]) -> list[dict[str, str]]:
+def inline_data(parts: tuple[M.Inline, ...]) -> list[dict[str, str]]:
     out: list[dict[str, str]] = []
     for p in parts:
-        if isinstance(p, Text):
+        if isinstance(p, M.Text):
             out.append({"text": p.text})
-        elif isinstance(p, Strong):
+        elif isinstance(p, M.Strong):
             out.append({"strong": p.text})
-        elif isinstance(p, Code):
+        elif isinstance(p, M.Code):
             out.append({"code": p.text})
-        elif isinstance(p, Symbol):
+        elif isinstance(p, M.Symbol):
             out.append({"math": symbol_latex(p)})
         else:
             out.append({"math": math_latex(p)})
     return out
 
 
-def block_data(b: Block) -> dict[str, Any]:
-    if isinstance(b, Section):
+def block_data(b: M.Block) -> dict[str, Any]:
+    if isinstance(b, M.Section):
         return {"type": "section", "level": b.level, "title": inline_data(b.title),
                 "blocks": [block_data(x) for x in b.blocks]}  # fmt: skip
-    if isinstance(b, Paragraph):
+    if isinstance(b, M.Paragraph):
         return {"type": "paragraph", "parts": inline_data(b.parts)}
-    if isinstance(b, BulletList):
+    if isinstance(b, M.BulletList):
         return {"type": "list", "items": [inline_data(i) for i in b.items]}
-    if isinstance(b, Table):
+    if isinstance(b, M.Table):
         return {
             "type": "table",
             "header": [inline_data(c) for c in b.header],
             "rows": [[inline_data(c) for c in row] for row in b.rows],
         }
-    if isinstance(b, Box):
+    if isinstance(b, M.Box):
         return {"type": "box", "title": b.title, "blocks": [block_data(x) for x in b.blocks]}
-    if isinstance(b, Figure):
+    if isinstance(b, M.Figure):
         return {"type": "figure", "network": b.spec.title, "file": b.file,
                 "caption": inline_data(b.caption)}  # fmt: skip
-    assert isinstance(b, Equation)
+    assert isinstance(b, M.Equation)
     c = b.content
-    if isinstance(c, Forward):
+    if isinstance(c, M.Forward):
         return {"type": "forward", "rows": equations_latex(c.spec)}
-    if isinstance(c, Steps):
+    if isinstance(c, M.Steps):
         return {"type": "steps", "wrt": c.name, "rows": step_lines(c.deriv, c.name),
                 "data": step_data(c.deriv, c.name)}  # fmt: skip
-    if isinstance(c, Where):
+    if isinstance(c, M.Where):
         return {"type": "where", "wrt": c.name, "rows": where_lines(c.deriv, c.name),
                 "data": where_data(c.deriv, c.name)}  # fmt: skip
-    assert isinstance(c, Final)
+    assert isinstance(c, M.Final)
     g = c.deriv[c.name]
     return {"type": "final", "wrt": c.name, "latex": final_latex(c.deriv, c.name),
             "sympy": ascii_form(g.final), "shape": [str(g.shape[0]), str(g.shape[1])]}  # fmt: skip
@@ -120,7 +101,7 @@ def where_data(deriv: Derivation, name: str) -> list[dict[str, Any]]:
     return out
 
 
-def document_data(doc: Document) -> dict[str, Any]:
+def document_data(doc: M.Document) -> dict[str, Any]:
     return {
         "kind": doc.kind,
         "title": doc.title,
@@ -129,5 +110,5 @@ def document_data(doc: Document) -> dict[str, Any]:
     }
 
 
-def write_json(doc: Document) -> str:
+def write_json(doc: M.Document) -> str:
     return json.dumps(document_data(doc), indent=2, ensure_ascii=False) + "\n"

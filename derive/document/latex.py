@@ -14,27 +14,7 @@ from collections.abc import Callable
 
 from derive import display_rows as rows
 from derive.chain_rule import Derivation
-from derive.document.model import (
-    Block,
-    Box,
-    BulletList,
-    Code,
-    Document,
-    Equation,
-    Figure,
-    Final,
-    Forward,
-    Inline,
-    Math,
-    Paragraph,
-    Section,
-    Steps,
-    Strong,
-    Symbol,
-    Table,
-    Text,
-    Where,
-)
+from derive.document import model as M
 from derive.graph_svg import BOX_H, BOX_W, COLORS, LEGEND, box_caption, layout
 from derive.greek import COMMANDS, FROM_UNICODE, LETTERS
 from derive.latex import printer_for
@@ -133,14 +113,14 @@ def tex_code(text: str) -> str:
     return r"\texttt{" + "".join(pieces) + "}"
 
 
-def symbol_latex(part: Symbol) -> str:
+def symbol_latex(part: M.Symbol) -> str:
     """A name, or ∂A/∂B, each part valid by the spec's name grammar (see `Symbol`)."""
     if part.upper is None:
         return part.name
     return rf"\frac{{\partial {part.upper}}}{{\partial {part.name}}}"
 
 
-def math_latex(part: Math) -> str:
+def math_latex(part: M.Math) -> str:
     return printer_for(part.spec).doprint(part.expr)
 
 
@@ -196,7 +176,7 @@ def equations_latex(spec: Spec) -> list[str]:
 class LatexWriter:
     """Writes a Document; one method per block and inline class."""
 
-    def write(self, doc: Document) -> str:
+    def write(self, doc: M.Document) -> str:
         out = [*PREAMBLE, r"\begin{document}"]
         out.append(r"\begin{center}")
         out.append(r"{\Large\bfseries " + tex_text(doc.title) + r"}\\[0.5em]")
@@ -207,37 +187,37 @@ class LatexWriter:
         out.append(r"\end{document}")
         return "\n".join(out) + "\n"
 
-    def inline(self, parts: tuple[Inline, ...]) -> str:
+    def inline(self, parts: tuple[M.Inline, ...]) -> str:
         return "".join(self._inline(p) for p in parts)
 
-    def _inline(self, part: Inline) -> str:
-        if isinstance(part, Text):
+    def _inline(self, part: M.Inline) -> str:
+        if isinstance(part, M.Text):
             return tex_text(part.text)
-        if isinstance(part, Strong):
+        if isinstance(part, M.Strong):
             return r"\textbf{" + tex_text(part.text) + "}"
-        if isinstance(part, Code):
+        if isinstance(part, M.Code):
             return tex_code(part.text)
-        if isinstance(part, Symbol):
+        if isinstance(part, M.Symbol):
             return "$" + symbol_latex(part) + "$"
         return "$" + math_latex(part) + "$"
 
-    def block(self, block: Block) -> str:
-        method: Callable[[Block], str] = getattr(self, f"_block_{type(block).__name__}")
+    def block(self, block: M.Block) -> str:
+        method: Callable[[M.Block], str] = getattr(self, f"_block_{type(block).__name__}")
         return method(block)
 
-    def _block_Section(self, b: Section) -> str:
+    def _block_Section(self, b: M.Section) -> str:
         command = {1: "section", 2: "subsection"}.get(b.level, "subsubsection")
         head = rf"\{command}*{{{self.inline(b.title)}}}"
         return "\n".join([head, *(self.block(x) for x in b.blocks)])
 
-    def _block_Paragraph(self, b: Paragraph) -> str:
+    def _block_Paragraph(self, b: M.Paragraph) -> str:
         return self.inline(b.parts) + "\n"
 
-    def _block_BulletList(self, b: BulletList) -> str:
+    def _block_BulletList(self, b: M.BulletList) -> str:
         items = [r"\item " + self.inline(item) for item in b.items]
         return "\n".join([r"\begin{itemize}", *items, r"\end{itemize}"])
 
-    def _block_Table(self, b: Table) -> str:
+    def _block_Table(self, b: M.Table) -> str:
         cols = "l" * len(b.header)
         lines = [r"\begin{center}", rf"\begin{{tabular}}{{{cols}}}", r"\hline"]
         lines.append(" & ".join(r"\textbf{" + self.inline(c) + "}" for c in b.header) + r" \\")
@@ -247,7 +227,7 @@ class LatexWriter:
         lines += [r"\hline", r"\end{tabular}", r"\end{center}"]
         return "\n".join(lines)
 
-    def _block_Box(self, b: Box) -> str:
+    def _block_Box(self, b: M.Box) -> str:
         inner = "\n".join(self.block(x) for x in b.blocks)
         return "\n".join(
             [
@@ -258,19 +238,13 @@ class LatexWriter:
             ]
         )
 
-    def _block_Equation(self, b: Equation) -> str:
-        c = b.content
-        if isinstance(c, Forward):
-            return _align(equations_latex(c.spec))
-        if isinstance(c, Steps):
-            return _align(aligned_steps(c.deriv, c.name))
-        if isinstance(c, Where):
-            rows = aligned_where(c.deriv, c.name)
-            return "where\n" + _align(rows) if rows else ""
-        assert isinstance(c, Final)
-        return boxed_final(c)
+    def _block_Equation(self, b: M.Equation) -> str:
+        intro, rows = equation_rows(b.content)
+        if isinstance(b.content, M.Final):
+            return boxed(rows)
+        return (intro + "\n" if intro else "") + _align(rows) if rows else ""
 
-    def _block_Figure(self, b: Figure) -> str:
+    def _block_Figure(self, b: M.Figure) -> str:
         return "\n".join(
             [
                 r"\begin{center}",
@@ -285,16 +259,26 @@ def _align(rows: list[str]) -> str:
     return "\n".join([r"\begin{align*}", " \\\\\n".join(rows), r"\end{align*}"])
 
 
-def boxed_final(c: Final) -> str:
-    """∂J/∂name = … in a box, broken into rows like every other equation."""
+def equation_rows(c: M.EquationContent) -> tuple[str, list[str]]:
+    """The rows of an equation's align environment, long ones broken, and the word set before
+    them ("where" for the where-lines)."""
+    if isinstance(c, M.Forward):
+        return "", equations_latex(c.spec)
+    if isinstance(c, M.Steps):
+        return "", aligned_steps(c.deriv, c.name)
+    if isinstance(c, M.Where):
+        return "where", aligned_where(c.deriv, c.name)
     p = printer_for(c.deriv.spec)
-    rows = aligned_rows(p.grad(c.name), [final_latex(c.deriv, c.name)])
-    body = " \\\\\n".join(rows)
+    return "", aligned_rows(p.grad(c.name), [final_latex(c.deriv, c.name)])
+
+
+def boxed(rows: list[str]) -> str:
+    """Rows in a box (the final answer), broken as every other equation is."""
     return "\n".join(
         [
             r"\begin{equation*}",
             r"\boxed{\begin{aligned}",
-            body,
+            " \\\\\n".join(rows),
             r"\end{aligned}}",
             r"\end{equation*}",
         ]
@@ -341,5 +325,5 @@ def network_picture(spec: Spec) -> str:
     return "\n".join(out)
 
 
-def write_latex(doc: Document) -> str:
+def write_latex(doc: M.Document) -> str:
     return LatexWriter().write(doc)

@@ -19,24 +19,20 @@ from derive.spec import Spec
 
 
 @dataclass(frozen=True)
-class Text:
+class _Run:
+    text: str
+
+
+class Text(_Run):
     """Plain text, shown as written."""
 
-    text: str
 
-
-@dataclass(frozen=True)
-class Strong:
+class Strong(_Run):
     """Plain text, in bold."""
 
-    text: str
 
-
-@dataclass(frozen=True)
-class Code:
+class Code(_Run):
     """Text shown as typed, in a fixed-width font (LaTeX to type, a file name)."""
-
-    text: str
 
 
 @dataclass(frozen=True)
@@ -88,27 +84,21 @@ class Forward:
 
 
 @dataclass(frozen=True)
-class Steps:
+class _OfGradient:
+    deriv: Derivation
+    name: str
+
+
+class Steps(_OfGradient):
     """∂J/∂name = the chain = … = the final form (the rows of `derive.display_rows`)."""
 
-    deriv: Derivation
-    name: str
 
-
-@dataclass(frozen=True)
-class Where:
+class Where(_OfGradient):
     """The local factors and upstream gradients the steps of `name` use."""
 
-    deriv: Derivation
-    name: str
 
-
-@dataclass(frozen=True)
-class Final:
+class Final(_OfGradient):
     """The final answer ∂J/∂name = …, boxed."""
-
-    deriv: Derivation
-    name: str
 
 
 EquationContent = Forward | Steps | Where | Final
