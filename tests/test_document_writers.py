@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import pytest
 
@@ -137,3 +138,30 @@ SYMBOLS = [
 @pytest.mark.parametrize(("typed", "symbol"), SYMBOLS)
 def test_symbol_of(typed: str, symbol: Symbol | None) -> None:
     assert symbol_of(typed) == symbol
+
+
+def test_a_derivation_document_writes_every_format(tmp_path: Path) -> None:
+    # gradproof derive's report is a Document: every writer takes it, and a picture without a
+    # file (drawn inline by LaTeX and HTML) writes no SVG and no link in markdown
+    from derive.document import write_files
+
+    net = derive.load(EXAMPLES / "seed_example2.toml")
+    doc = net.document()
+    written = write_files(doc, tmp_path, ["latex", "markdown", "html", "json"])
+    assert sorted(p.name for p in written) == [
+        "derivation.html", "derivation.json", "derivation.md", "derivation.tex",
+    ]  # fmt: skip
+    assert "![" not in (tmp_path / "derivation.md").read_text()
+    assert "\\begin{picture}" in (tmp_path / "derivation.tex").read_text()
+    assert "<svg" in (tmp_path / "derivation.html").read_text()
+    with_picture = net.document(picture="graph.svg")
+    write_files(with_picture, tmp_path / "linked", ["markdown"])
+    assert (tmp_path / "linked" / "graph.svg").exists()
+    assert "](graph.svg)" in (tmp_path / "linked" / "derivation.md").read_text()
+    steps = json.loads((tmp_path / "derivation.json").read_text())
+    found = [b for s in steps["blocks"] for g in s.get("blocks", []) for b in g.get("blocks", [g])]
+    kinds = {b["type"] for b in found}
+    assert {"steps", "where", "forward"} <= kinds
+    recorded = [b for b in found if b["type"] in ("steps", "where")]
+    assert recorded and all(len(b["data"]) == len(b["rows"]) for b in recorded)
+    assert any(b["data"] for b in recorded if b["type"] == "where")

@@ -47,7 +47,8 @@ def write_files(
         texts.append((out / f"{doc.kind}{SUFFIXES[fmt]}", text))
     if "markdown" in formats:
         for fig in doc.figures():
-            texts.append((out / fig.file, network_svg(fig.spec)))
+            if fig.file:  # "": a picture drawn inline only (LaTeX, HTML), no file to link
+                texts.append((out / fig.file, network_svg(fig.spec)))
     written = []
     for path, text in dict(texts).items():
         write_text_atomic(path, text)
