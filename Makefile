@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/python -m derive.demo
 	$(BIN)/gradproof verify --no-torch examples/seed_example1.toml examples/seed_example2.toml
-	$(BIN)/gradproof key examples/hw_seed/assignment.toml -o reports/seed/
+	$(BIN)/gradproof key examples/hw_seed/assignment.toml -o reports/seed/ --no-torch
 	$(BIN)/gradproof sheet examples/hw_seed/assignment.toml -o reports/seed/
 
 test: $(STAMP)

@@ -27,7 +27,7 @@ class Row:
     name: str
     latex_name: str
     formula: str  # LaTeX
-    derivative: str  # LaTeX, in the output s where textbooks write it so
+    derivative: str  # LaTeX; in f(t) itself where that is no longer: σ(t) (1 − σ(t))
     output_range: str  # LaTeX of the interval
     zero_centred: bool
     saturates: str  # "both sides", "t → −∞", "t → +∞", "f′ = 0 for t ≤ 0", "no"
@@ -244,10 +244,42 @@ def as_markdown(rows: list[Row]) -> str:
     )
     note = (
         "\nComputed by SymPy from each formula (`gradproof activations`): f′ by `sympy.diff`, "
-        "written on the output s = f(t) where shorter; the range by `function_range`; "
-        "saturation from the limits of f′ at ±∞; the maximum of f′ over the reals.\n"
+        f"{derivative_note(rows)}; the range by `function_range`; saturation from the limits "
+        "of f′ at ±∞; the maximum of f′ over the reals.\n"
     )
     return "# Activation functions\n\n" + head + body + note
+
+
+def derivative_note(rows: list[Row]) -> str:
+    """How the f′ column is written, row by row, as `derivative_form` chose: in the function's
+    own value f(t) where that is no longer than in t (on one branch only, for ELU), in another
+    row's value where that is shorter (SiLU in σ(t)), else in t."""
+    own: list[str] = []
+    other: list[str] = []
+    plain: list[str] = []
+    for r in rows:
+        form = derivative_form(r.name)
+        if form.via is not None:
+            other.append(f"{r.name}, in ${ACTIVATIONS[form.via].latex}(t)$")
+        elif not form.in_output:
+            plain.append(r.name)
+        elif isinstance(form.expr, sympy.Piecewise):
+            where = [_words(w) for expr, w in _pieces(form.expr) if expr.has(S)]
+            own.append(f"{r.name} for {' and '.join(where)}")
+        else:
+            own.append(r.name)
+    parts = []
+    if own:
+        parts.append(f"written in the function's own value f(t) where that is no longer than in t "
+                     f"({', '.join(own)})")  # fmt: skip
+    if other:
+        parts.append(f"in another activation's value where that is shorter ({'; '.join(other)})")
+    if plain:
+        parts.append(f"{'otherwise ' if parts else ''}left in t ({', '.join(plain)})")
+    said = ", ".join(parts[:-1]) + (", and " if len(parts) > 1 else "") + parts[-1]
+    if any(r"\mathbb{1}[" in r.derivative for r in rows):
+        said += r"; a piecewise f′ is written with indicators $\mathbb{1}[\cdot]$"
+    return said
 
 
 def as_latex(rows: list[Row]) -> str:

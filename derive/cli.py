@@ -11,7 +11,7 @@ import os
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import fields, replace
+from dataclasses import replace
 from pathlib import Path
 
 from derive.api import Network
@@ -37,9 +37,11 @@ EPILOG = """\
 exit codes: 0 success, 1 a check failed, 2 bad input, 3 a check could not run,
 130 interrupted.
 
-limits: a whole command (loading and deriving included) runs within --time-limit
-and --memory-limit; sizes are bounded by --limit NAME=VALUE (repeatable); over any
-limit: "gradproof: too large: ..." naming it, exit 2. Size limits and defaults:
+limits: every command, loading and deriving included, runs within these limits
+(the option that sets each, its default, what it bounds). Over one, it stops with
+one line on stderr, "gradproof: error: too large: ...", naming the limit and the
+option that raises it, and exits 2. These options go before the command, as in
+gradproof --limit equations=5000 derive SPEC.
 LIMITS_TABLE
 
 examples:
@@ -69,11 +71,10 @@ def _version() -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    table = "\n".join(
-        f"  {f.name.replace('_', '-'):<18} {int(getattr(DEFAULT, f.name))}"
-        for f in fields(Limits)
-        if f.name not in ("time_limit", "memory_limit")
-    )
+    options = [(DEFAULT.option(n) + ("N" if DEFAULT.option(n).endswith("=") else ""), value, what)
+               for n, value, what in DEFAULT.describe()]  # fmt: skip
+    width = max(len(o) for o, _, _ in options)
+    table = "\n".join(f"  {o:<{width}} {v:>8}  {w}" for o, v, w in options)
     parser = _Parser(
         prog="gradproof",
         description=DESCRIPTION,

@@ -41,8 +41,10 @@ gradients(**arrays) -> dict      dJ/dX for every parameter (denominator layout: 
                                  has the shape of its variable)
 all_gradients(**arrays) -> dict  the same for every parameter and intermediate
 
-Arrays are 2-D, shaped as declared (a column vector is (n, 1), a scalar (1, 1)); the dtype of
-the first input is kept throughout (float32 in, float32 out).
+Arrays are 2-D NumPy arrays shaped as declared (a column vector is (n, 1), a scalar (1, 1)),
+each dim the same size wherever it appears; every call checks each array's shape once, on entry,
+and raises ValueError naming the array, the shape expected and the shape given (TypeError for
+what is not an array). The dtype of the first input is kept throughout (float32 in, float32 out).
 """
 
 {provenance}
@@ -70,6 +72,40 @@ def _log_softmax(a):
     return out
 """,
 }
+
+
+# the explanation of a failed shape check (`_unpack` calls it only then): the first array not
+# shaped as declared, the shape expected with the sizes its dims have in the other arrays, the
+# shape given, and how to pass a 1-D array as the column or row it stands for
+SHAPE_ERROR = '''
+def _shape_error(values):
+    """The error to raise: the first array not shaped as declared, and what is wrong with it."""
+    # each dim: its size in the first 2-D array that has it, and that array's name
+    sizes: dict[object, tuple[int, str]] = {}
+    for name, value, shape in zip(_NAMES, values, _SHAPES, strict=True):
+        got = getattr(value, 'shape', ())
+        if len(got) == 2:
+            for dim, size in zip(shape, got, strict=True):
+                if isinstance(dim, str) and dim not in sizes:
+                    sizes[dim] = (size, name)
+    for name, value, shape in zip(_NAMES, values, _SHAPES, strict=True):
+        expected = tuple(sizes.get(d, (d,))[0] for d in shape)  # a size stays itself
+        said = '(' + ', '.join(map(str, shape)) + ')'
+        if all(isinstance(d, int) for d in expected):
+            said += '' if expected == shape else f' = {expected}'
+        where = [f'{d} = {sizes[d][0]} as in {sizes[d][1]}'
+                 for d in shape if d in sizes and sizes[d][1] != name]
+        if not hasattr(value, 'shape'):
+            return TypeError(f'{name}: expected a 2-D NumPy array of shape {said}, '
+                             f'got {type(value).__name__}')
+        if tuple(value.shape) != expected:
+            if len(value.shape) == 1 and 1 in shape:
+                column = '(-1, 1)' if shape[1] == 1 else '(1, -1)'
+                where.append(f'pass a 1-D array a as {name}=a.reshape{column}')
+            return ValueError(f'{name}: expected an array of shape {said}, got '
+                              f'{tuple(value.shape)}' + ''.join(f'; {w}' for w in where))
+    return ValueError(f'the arrays are not shaped as declared: {_SHAPES}')
+'''
 
 
 def helper_names() -> tuple[str, ...]:
@@ -503,7 +539,7 @@ def generate(deriv: Derivation, source: str, target: str = "FILE.py") -> str:
         else:
             out.append("    return {" + pairs + "}\n")
 
-    out.append(_unpack_source(spec, with_dtype="_dtype" in used))
+    out.append(_unpack_source(spec, names, dims, with_dtype="_dtype" in used))
     return "\n".join(out)
 
 
@@ -616,19 +652,51 @@ def _dim_lines(spec: Spec, names: _Names, dims: dict[str, str]) -> list[Stmt]:
     return lines
 
 
-def _unpack_source(spec: Spec, with_dtype: bool) -> str:
+def _unpack_source(spec: Spec, names: _Names, dims: dict[str, str], with_dtype: bool) -> str:
+    """`_NAMES`, `_SHAPES` and the functions every entry point starts with: `_unpack`, which
+    takes the arrays by name and checks their shapes once (one comparison of every shape with the
+    declared ones, sized by the first array that has each dim), `_shape_error`, which says which
+    array is wrong only once the check failed, and `_distinct`."""
     order = list(spec.variables)
+    declared = tuple(spec.variables[n].shape for n in order)
+    shapes, values = names.fresh("shapes"), names.fresh("values")
+    sizes: list[str] = []  # each dim read off the first array that has it
+    for d, local in dims.items():
+        first = next((i for i, n in enumerate(order) if d in spec.variables[n].shape), None)
+        if first is not None:
+            axis = spec.variables[order[first]].shape.index(d)
+            sizes.append(f"        {local} = {shapes}[{first}][{axis}]  # {order[first]}")
+    expected = [
+        "(" + ", ".join(str(x) if isinstance(x, int) else dims[x] for x in shape) + ")"
+        for shape in declared
+    ]
     text = "\n".join(
         [
             "",
-            f"_NAMES = {tuple(order)!r}",
+            _wrapped("_NAMES = (", [repr(n) for n in order], ")", ""),
+            "# each array's shape as declared: a dim's name or a size",
+            _wrapped("_SHAPES = (", [repr(x) for x in declared], ")", ""),
             "",
             "",
             "def _unpack(arrays):",
+            '    """The arrays in `_NAMES` order, their shapes checked once (not per entry)."""',
             "    try:",
-            "        return tuple(arrays[n] for n in _NAMES)",
+            f"        {values} = [arrays[n] for n in _NAMES]",
             "    except KeyError as missing:",
             "        raise TypeError(f'missing array {missing}; expected {_NAMES}') from None",
+            "    try:",
+            f"        {shapes} = [a.shape for a in {values}]",
+            *sizes,
+            "    except (AttributeError, IndexError):  # not an array, or fewer than 2 dims"
+            if sizes
+            else "    except AttributeError:  # not an array",
+            f"        raise _shape_error({values}) from None",
+            _wrapped(f"    if {shapes} != [", expected, "]:", "    "),
+            f"        raise _shape_error({values})",
+            f"    return {values}",
+            "",
+            "",
+            SHAPE_ERROR.strip("\n"),
             "",
             "",
             "def _distinct(grads):",
@@ -648,6 +716,22 @@ def _unpack_source(spec: Spec, with_dtype: bool) -> str:
         "def _dtype(arrays):\n"
         "    return np.result_type(*(np.asarray(arrays[n]) for n in _NAMES))\n"
     )
+
+
+def _wrapped(head: str, items: Sequence[str], tail: str, indent: str, width: int = 100) -> str:
+    """`head` + the items, comma-separated + `tail` on one line if it fits in `width`, else the
+    items on lines of their own under `head`, indented by `indent` and four spaces more."""
+    one = head + ", ".join(items) + ("," if len(items) == 1 and tail.startswith(")") else "") + tail
+    if len(one) <= width:
+        return one
+    lines, line = [head], indent + "    "
+    for item in items:
+        if len(line) + len(item) + 2 > width and line.strip():
+            lines.append(line.rstrip())
+            line = indent + "    "
+        line += item + ", "
+    lines.append(line.rstrip())
+    return "\n".join([*lines, indent + tail.lstrip()])
 
 
 def write_module(deriv: Derivation, source: str, path: str | Path) -> bool:

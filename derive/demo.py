@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import shlex
 import sys
 from pathlib import Path
 
@@ -11,6 +13,12 @@ from derive.files import write_text_atomic
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = (("seed_example1", "example1"), ("seed_example2", "example2"))
+# answers to the notes' Example 2 the demo grades: right, transposed, a transpose left out
+SAMPLE_ANSWERS = (
+    ("W2", r"2(\hat{y}-y)z^T"),
+    ("W2", r"2 z (\hat{y}-y)^T"),
+    ("W1", r"2 W^{(2)}(\hat{y}-y)x^T"),
+)
 
 
 def write_example_reports() -> list[Path]:
@@ -53,13 +61,36 @@ def main() -> int:
         "  (the notes' second half: vanishing gradients, the activation table, initialization;\n"
         "   figures activations.png, init_tanh.png, init_relu.png beside it)\n"
     )
-    net = Network.from_file(ROOT / "examples" / "seed_example2.toml")
-    for answer in (r"2(\hat{y}-y)z^T", r"2 z (\hat{y}-y)^T", r"2 W^{(2)}(\hat{y}-y)x^T"):
-        wrt = "W2" if "z" in answer else "W1"
-        print(f"gradproof check --wrt {wrt} --answer '{answer}'")
+    print_sample_checks()
+    return 0 if ok else 1
+
+
+def check_command(spec: Path, wrt: str, answer: str) -> str:
+    """The `gradproof check` command line that grades `answer`, to paste into a shell here: the
+    gradproof script beside this interpreter and the spec's path, relative to the current folder
+    where they are inside it."""
+    script = Path(sys.executable).parent / "gradproof"
+    program = _shown_path(script) if script.exists() else "gradproof"
+    args = [program, "check", _shown_path(spec), "--wrt", wrt, "--answer", answer]
+    return " ".join(shlex.quote(a) for a in args)
+
+
+def _shown_path(path: Path) -> str:
+    absolute = Path(os.path.abspath(path))  # not resolved: a venv's bin/ stays itself
+    try:
+        return str(absolute.relative_to(Path.cwd()))
+    except ValueError:
+        return str(absolute)
+
+
+def print_sample_checks() -> None:
+    """Three sample answers graded, each under the command that grades it."""
+    spec = ROOT / "examples" / "seed_example2.toml"
+    net = Network.from_file(spec)
+    for wrt, answer in SAMPLE_ANSWERS:
+        print(check_command(spec, wrt, answer))
         verdict = str(check(net, wrt, answer)).split("\ncounterexample")[0]
         print("  " + verdict.replace("\n", "\n  "))
-    return 0 if ok else 1
 
 
 if __name__ == "__main__":

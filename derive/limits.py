@@ -22,33 +22,44 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
+from typing import Any
 
 from derive import expr as E
 from derive.errors import GradproofError, TooLargeError
+
+
+def _limit(default: Any, what: str) -> Any:
+    """A field of `Limits`: its default and what it bounds (`describe` reads it back)."""
+    return field(default=default, metadata={"what": what})
 
 
 @dataclass(frozen=True)
 class Limits:
     """The defaults; `--limit NAME=VALUE` (NAME with - for _) or `replace(...)` changes one."""
 
-    file_bytes: int = 1_000_000  # a spec file (read at most this + 1 bytes)
-    toml_depth: int = 16  # brackets and braces nested in the TOML text
-    equations: int = 2_000  # [forward] entries
-    variables: int = 2_000  # [vars] entries
-    dims: int = 200  # [dims] entries
-    expression_nodes: int = 20_000  # any gradient printed as a tree (derive.expr.count_nodes)
-    expression_depth: int = 500  # any gradient's nesting depth
-    output_bytes: int = 20_000_000  # what one command prints or writes
-    time_limit: float = 120.0  # seconds, the whole command (--time-limit)
-    memory_limit: int = 4096  # MiB of address space the command may add (--memory-limit)
+    # each field's "what" is what it bounds, as `gradproof --help` lists it
+    file_bytes: int = _limit(1_000_000, "bytes of a spec file (this + 1 are read)")
+    toml_depth: int = _limit(16, "brackets and braces nested in the TOML")
+    equations: int = _limit(2_000, "[forward] equations")
+    variables: int = _limit(2_000, "[vars] variables")
+    dims: int = _limit(200, "[dims] entries")
+    expression_nodes: int = _limit(20_000, "nodes of any gradient printed as a tree")  # count_nodes
+    expression_depth: int = _limit(500, "nesting depth of any gradient")
+    output_bytes: int = _limit(20_000_000, "bytes one command prints or writes")
+    time_limit: float = _limit(120.0, "seconds the whole command may run")
+    memory_limit: int = _limit(4096, "MiB of address space the command may add")
 
     def option(self, name: str) -> str:
         """The command-line option that raises the limit `name`."""
         if name in ("time_limit", "memory_limit"):
             return "--" + name.replace("_", "-")
         return f"--limit {name.replace('_', '-')}="
+
+    def describe(self) -> list[tuple[str, str, str]]:
+        """Every limit as (its name, its value here, what it bounds), in the table's order."""
+        return [(f.name, _num(getattr(self, f.name)), f.metadata["what"]) for f in fields(self)]
 
     def too_large(
         self, name: str, what: str, measured: float, unit: str = "", source: str = ""

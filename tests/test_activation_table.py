@@ -77,3 +77,29 @@ def test_cli(tmp_path: Path, fmt: str) -> None:
     else:
         assert "leaky" in text
     assert plot.stat().st_size > 10_000
+
+
+def test_the_note_says_how_each_derivative_is_written_as_the_column_shows_it(
+    rows: dict[str, A.Row],
+) -> None:
+    from derive.activations import ACTIVATIONS
+
+    note = A.derivative_note(list(rows.values()))
+    assert note == (
+        "written in the function's own value f(t) where that is no longer than in t (sigmoid, "
+        "tanh, elu for t ≤ 0, softplus), in another activation's value where that is shorter "
+        r"(silu, in $\sigma(t)$), and otherwise left in t (relu, leaky_relu, gelu); a piecewise "
+        r"f′ is written with indicators $\mathbb{1}[\cdot]$"
+    )
+    own, other = ("sigmoid", "tanh", "elu", "softplus"), ("silu",)
+    plain = ("relu", "leaky_relu", "gelu")
+    assert sorted((*own, *other, *plain)) == sorted(rows)
+    values = {name: f"{ACTIVATIONS[name].latex}(t)" for name in rows}  # f(t) as the column prints
+    for name in own:
+        assert values[name] in rows[name].derivative, name
+    assert r"\left(\operatorname{ELU}(t) + 1\right) \mathbb{1}[t \le 0]" in rows["elu"].derivative
+    silu = rows["silu"].derivative
+    assert values["sigmoid"] in silu and values["silu"] not in silu
+    for name in plain:
+        assert not any(v in rows[name].derivative for v in values.values()), name
+    assert "s = f(t)" not in A.as_markdown(list(rows.values()))  # no symbol s is printed

@@ -58,6 +58,53 @@ def test_float32_in_float32_out(tmp_path: Path) -> None:
     assert {g.dtype for g in grads.values()} == {np.dtype(np.float32)}
 
 
+@pytest.mark.parametrize("name", ALL_EXAMPLES)
+def test_a_1d_array_is_refused_on_entry_with_its_name_and_both_shapes(
+    tmp_path: Path, name: str
+) -> None:
+    # a 1-D vector would otherwise broadcast (x of shape (n,) against b of shape (h, 1)) into a
+    # raw NumPy error deep inside, or worse into a wrong shape without one
+    net, module = generated(tmp_path, name)
+    nnet = numeric.load_network(EXAMPLES / name)
+    values = numeric.random_values(nnet, np.random.default_rng(0))
+    for var in net.spec.variables.values():
+        declared = "(" + ", ".join(map(str, var.shape)) + ")"
+        flat = values[var.name].ravel()
+        for entry in ("forward", "gradients", "all_gradients"):
+            with pytest.raises(ValueError) as caught:
+                getattr(module, entry)(**{**values, var.name: flat})
+            said = str(caught.value)
+            assert said.startswith(f"{var.name}: expected an array of shape {declared}"), said
+            assert f"got {flat.shape}" in said, said
+            if any(isinstance(d, str) for d in var.shape):
+                assert f"= {values[var.name].shape}" in said, said  # the sizes, from the others
+
+
+def test_the_shape_check_says_which_dim_disagrees_and_where_it_was_read(tmp_path: Path) -> None:
+    _, module = generated(tmp_path, "seed_example2.toml")
+    rng = np.random.default_rng(0)
+    shapes = {"x": (3, 1), "y": (2, 1), "W1": (4, 3), "b1": (4, 1), "W2": (2, 4), "b2": (2, 1)}
+    values = {k: rng.standard_normal(v) for k, v in shapes.items()}
+    with pytest.raises(ValueError) as caught:
+        module.gradients(**{**values, "W2": rng.standard_normal((2, 5))})  # type: ignore[attr-defined]
+    assert str(caught.value) == (
+        "W2: expected an array of shape (m, h) = (2, 4), got (2, 5); m = 2 as in y; h = 4 as in W1"
+    )
+    with pytest.raises(ValueError, match=r"^x: .* got \(3,\); n = 3 as in W1; pass a 1-D array a "
+                       r"as x=a\.reshape\(-1, 1\)$"):  # fmt: skip
+        module.gradients(**{**values, "x": values["x"].ravel()})  # type: ignore[attr-defined]
+    with pytest.raises(ValueError, match=r"^b2: expected an array of shape \(m, 1\) = \(2, 1\), "
+                       r"got \(2, 1, 1\)"):  # fmt: skip
+        module.gradients(**{**values, "b2": values["b2"][..., None]})  # type: ignore[attr-defined]
+    with pytest.raises(TypeError, match=r"^x: expected a 2-D NumPy array of shape \(n, 1\) = "
+                       r"\(3, 1\), got list$"):  # fmt: skip
+        module.gradients(**{**values, "x": [1.0, 2.0, 3.0]})  # type: ignore[attr-defined]
+    # the sizes are the arrays' own, not the spec's numbers: any consistent sizes pass
+    bigger = {"x": (7, 1), "y": (5, 1), "W1": (6, 7), "b1": (6, 1), "W2": (5, 6), "b2": (5, 1)}
+    grads = module.gradients(**{k: rng.standard_normal(v) for k, v in bigger.items()})  # type: ignore[attr-defined]
+    assert {k: g.shape for k, g in grads.items()} == {k: bigger[k] for k in grads}
+
+
 def test_sigmoid_does_not_overflow(tmp_path: Path) -> None:
     _, module = generated(tmp_path, "sigmoid_layer.toml")
     nnet = numeric.load_network(EXAMPLES / "sigmoid_layer.toml")

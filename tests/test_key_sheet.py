@@ -23,7 +23,7 @@ from derive.answers.check import CORRECT, grade
 from derive.answers.reader import Reader
 from derive.assignment import load, publish_key, publish_sheet
 from derive.assignment.documents import build_sheet, build_spec_key
-from derive.assignment.evidence import Evidence
+from derive.assignment.evidence import Evidence, EvidenceCache
 from derive.assignment.typing_help import example_answer, notations
 from derive.document import WRITERS
 from derive.document.latex import final_latex
@@ -158,6 +158,19 @@ def test_the_key_has_one_line_of_evidence_per_gradient(seed: Path) -> None:
     for line in lines:
         assert "sympy" in line and "numeric/ backprop" in line and "finite differences" in line
         assert "largest relative error" in line and "DISAGREE" not in line
+
+
+def test_evidence_names_a_check_that_could_not_run_and_never_one_left_out(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    spec = EXAMPLES / "seed_example1.toml"
+    monkeypatch.setitem(sys.modules, "torch", None)  # torch not installed
+    asked = EvidenceCache(use_torch=True)(spec, "w1")
+    assert asked.passed and "torch" not in " ".join(asked.agreed)
+    assert asked.line().endswith("; not run: torch autograd (torch not installed).")
+    left_out = EvidenceCache(use_torch=False)(spec, "w1")
+    assert left_out.agreed == asked.agreed and not left_out.skipped
+    assert "torch" not in left_out.line() and "not run" not in left_out.line()
 
 
 def test_the_sheet_holds_no_gradient_and_no_step(seed: Path) -> None:

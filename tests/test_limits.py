@@ -14,7 +14,7 @@ import sys
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
+from dataclasses import fields, replace
 from pathlib import Path
 
 import pytest
@@ -268,6 +268,23 @@ def test_help_lists_the_limits() -> None:
     proc = gradproof("--help")
     for name in ("--time-limit", "--memory-limit", "--limit", "expression-nodes", "file-bytes"):
         assert name in proc.stdout
+
+
+def test_help_lists_every_limit_with_its_option_default_and_meaning() -> None:
+    # the list is made from the table in derive/limits.py, so no limit can be left out of it
+    from derive.cli import build_parser
+
+    text = build_parser().format_help()
+    table = text.split("gradproof --limit equations=5000 derive SPEC.\n", 1)[1].split("\n\n")[0]
+    rows = table.splitlines()
+    assert len(rows) == len(fields(Limits)) == 10
+    for f, row in zip(fields(Limits), rows, strict=True):
+        option = DEFAULT.option(f.name)
+        option += "N" if option.endswith("=") else ""
+        default = f"{float(getattr(DEFAULT, f.name)):.0f}"
+        assert row.startswith(f"  {option} ") and f" {default}  " in row, row
+        assert row.endswith(f.metadata["what"]) and f.name.replace("_", "-") in row, row
+    assert '"gradproof: error: too large: ..."' in " ".join(text.split())
 
 
 # -- the API ----------------------------------------------------------------------------------

@@ -2,7 +2,10 @@
 
 The checks are `derive.verify`'s, run once per network: entry-by-entry `sympy.diff` at small
 dims, the generated NumPy module against `numeric/`'s own backprop, against central finite
-differences, and against PyTorch autograd when torch is installed.
+differences, and against PyTorch autograd when torch is installed. The line names only checks
+that ran, and a check that was asked for but could not run under "not run"; a check the key's
+author left out (`use_torch=False`, `gradproof key --no-torch`) is not named at all, so such a
+key reads the same on every machine, whether torch is installed there or not.
 """
 
 from __future__ import annotations
@@ -45,7 +48,9 @@ class Evidence:
         return "; ".join(parts) + "."
 
 
-def evidence_of(report: SpecReport, name: str) -> Evidence:
+def evidence_of(report: SpecReport, name: str, left_out: frozenset[str] = frozenset()) -> Evidence:
+    """The evidence of one gradient from its row of `report`; the columns in `left_out` (of
+    `COLUMNS`) were not asked for, and are not named."""
     row = next((r for r in report.rows if r.wrt == name), None)
     if row is None:
         return Evidence((), (), ("every check (not a name the generated module computes)",), None)
@@ -54,6 +59,8 @@ def evidence_of(report: SpecReport, name: str) -> Evidence:
     skipped: list[str] = []
     errors: list[float] = []
     for column in COLUMNS:
+        if column in left_out:
+            continue
         cell: Cell = row.cells[column]
         label = NAMES[column]
         if cell.status == "n/a":
@@ -66,10 +73,12 @@ def evidence_of(report: SpecReport, name: str) -> Evidence:
 
 
 class EvidenceCache:
-    """`verify_spec` once per spec file."""
+    """`verify_spec` once per spec file; with `use_torch=False` the torch column is neither run
+    nor named."""
 
     def __init__(self, use_torch: bool = True) -> None:
         self.use_torch = use_torch
+        self.left_out = frozenset() if use_torch else frozenset({"gen_vs_torch"})
         self.reports: dict[Path, SpecReport] = {}
 
     def __call__(self, spec: Path, name: str) -> Evidence:
@@ -79,4 +88,4 @@ class EvidenceCache:
 
             with np.errstate(all="ignore"):  # an overflow is a failed cell, said in the line
                 self.reports[key] = verify_spec(key, use_torch=self.use_torch)
-        return evidence_of(self.reports[key], name)
+        return evidence_of(self.reports[key], name, self.left_out)
