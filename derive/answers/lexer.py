@@ -3,7 +3,8 @@
 Spacing and sizing commands (`\\,`, `\\quad`, `\\left`, `\\right`, `\\big`, ...) are dropped
 here, so the parser sees `\\left( x \\right)` as `( x )`. Unicode math (as typed on a phone or
 copied from a PDF: `ŷ`, `Wᵀ`, `⊙`, `−`, `σ`, `x²`) is first rewritten to LaTeX by one table,
-`UNICODE_LATEX`; positions in errors still point into the text as typed.
+`UNICODE_LATEX`; positions in errors still point into the text as typed. The spellings that
+stand for other tokens (x^Tx, W^T_2, W2, xy) are rewritten next, by `derive.answers.normalize`.
 """
 
 from __future__ import annotations

@@ -18,6 +18,9 @@ ACCENTS = {"hat": "hat", "widehat": "hat", "bar": "bar", "overline": "bar", "til
 WRAPPERS = {"mathbf", "boldsymbol", "bm", "mathit", "mathrm", "mathsf", "mathcal", "mathscr",
             "operatorname", "textbf", "text"}  # fmt: skip
 GREEK = COMMANDS  # TeX's Greek letter commands (derive.greek)
+# what a superscript holds for a transpose (W^T, W^{\top}, W^\mathsf{T}, W^{\mathsf T}), joined
+TRANSPOSE_MARKS = {"T", "top", "intercal", "mathsf{T}", "mathrm{T}", "mathsfT", "mathrmT", "t",
+                   "tr", "mathsf{t}", "mathrm{t}", "mathsft", "mathrmt"}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,17 @@ class NameTable:
         for name in spec.names():
             self.by_key.setdefault(key_of_ascii(name), name)
         self.dims = set(spec.dims)
+
+    def knows_word(self, word: str) -> bool:
+        """Whether a word of several letters names something as a whole (yhat, W2, gamma, a dim),
+        so that it is not read letter by letter."""
+        if word in self.ascii or word in self.dims:
+            return True
+        return self.lookup(key_of_ascii(word)) is not None
+
+    def is_name(self, word: str) -> bool:
+        """Whether the word is a spec name exactly as typed (W2, yhat)."""
+        return word in self.ascii
 
     def add_latex_key(self, key: Key, name: str) -> None:
         self.by_key.setdefault(key, name)

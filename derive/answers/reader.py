@@ -11,12 +11,15 @@ Grammar, loosest binding first (juxtaposition and \\cdot are the matrix product,
     atom      := number | symbol | ( sum ) | [ sum ] | \\{ sum \\} | { sum } | \\frac{..}{..}
                | function [prime] ( sum ) | \\max(0, x) | \\mathbb{1}[x > 0] | \\|v\\|^2 | ...
 
-Every node is built with its shape checked against the spec, so a product whose shapes do not
-conform is refused with both shapes and the place in the answer. Nothing here evaluates user text.
+The parser reads tokens as `derive.answers.normalize` leaves them (W^T_2 already W_{2}^{T}, xy
+already x y), and never rewrites them. Every node is built with its shape checked against the spec,
+so a product whose shapes do not conform is refused with both shapes and the place in the answer.
+Nothing here evaluates user text.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import sympy
@@ -25,6 +28,8 @@ from derive import expr as E
 from derive.activations import ACTIVATIONS, derivative_expr
 from derive.answers.lexer import Token, tokenize
 from derive.answers.names import ACCENTS, GREEK, WRAPPERS, Key, NameTable, key_of_ascii
+from derive.answers.names import TRANSPOSE_MARKS as TRANSPOSE_MARKS  # the typing help shows them
+from derive.answers.normalize import NoNames, normalize_tokens
 from derive.chain_rule import Derivation
 from derive.errors import AnswerError
 from derive.latex import standardized_names
@@ -33,8 +38,6 @@ from derive.spec import fmt_shape
 MAX_CHARS = 20_000
 MAX_DEPTH = 150
 MAX_EXPONENT = 64
-TRANSPOSE_MARKS = {"T", "top", "intercal", "mathsf{T}", "mathrm{T}", "mathsfT", "mathrmT", "t",
-                   "tr", "mathsf{t}", "mathrm{t}", "mathsft", "mathrmt"}  # fmt: skip
 SOFTMAX = ("softmax", "Softmax", "SoftMax")  # \operatorname{softmax}(z), per column
 # hyperbolic functions that are no activation, read through exp: (e^u + e^-u) / 2, ...
 HYPERBOLIC = {"cosh": (1, 1, False), "sinh": (1, -1, False), "sech": (1, 1, True)}
@@ -144,9 +147,11 @@ class Reader:
         lhs_wrt = None
         slash = _slash_derivative(parts[0]) if len(parts) > 1 else None
         if slash is not None:  # \partial J/\partial W = ... or dJ/dW = ...
-            lhs_wrt = _Parser(self, parts[0], warnings).name_in(slash, parts[0][0])
+            lhs_wrt = _Parser(self, parts[0], warnings).name_in(
+                normalize_tokens(slash, self.names, "variable"), parts[0][0]
+            )
         elif len(parts) > 1:
-            lhs = _Parser(self, parts[0], warnings).whole()
+            lhs = _Parser(self, self.normalized(parts[0]), warnings).whole()
             if not isinstance(lhs, _Derivative):
                 raise AnswerError(
                     "the left-hand side should be the gradient, as in "
@@ -156,9 +161,13 @@ class Reader:
             lhs_wrt = lhs.wrt
         if zero_shape is not None and _is_zero(parts[-1]):
             return Reading(E.Zero(zero_shape), lhs_wrt, warnings)
-        item = _Parser(self, parts[-1], warnings).whole()
+        item = _Parser(self, self.normalized(parts[-1]), warnings).whole()
         expr = _resolve_alone(item, self)
         return Reading(expr, lhs_wrt, warnings)
+
+    def normalized(self, tokens: list[Token]) -> list[Token]:
+        """One side of the answer as the parser reads it: a word the spec names is kept whole."""
+        return normalize_tokens(tokens, self.names)
 
 
 def _is_zero(tokens: list[Token]) -> bool:
@@ -235,7 +244,7 @@ class _LatexKey:
     """Reads a spec's own `latex` name (W^{(2)}, \\hat{y}) into a key, with the answer's rules."""
 
     def __init__(self, latex: str) -> None:
-        self.tokens = tokenize(latex)
+        self.tokens = normalize_tokens(tokenize(latex), NoNames(), "argument")
 
     def key(self) -> Key | None:
         parser = _Parser(None, self.tokens, [])
@@ -252,9 +261,9 @@ class _LatexKey:
 
 
 class _Parser:
-    def __init__(self, reader: Reader | None, tokens: list[Token], warnings: list[str]) -> None:
+    def __init__(self, reader: Reader | None, tokens: Sequence[Token], warnings: list[str]) -> None:
         self.reader = reader
-        self.tokens = tokens
+        self.tokens = tuple(tokens)  # read, never rewritten: see derive.answers.normalize
         self.i = 0
         self.depth = 0
         self.warnings = warnings
@@ -514,11 +523,6 @@ class _Parser:
                     if depth == 0:
                         return out
                 out.append(u)
-        if t.kind == "word" and len(t.text) > 1:
-            # ^Tx is ^T x: a script takes one character
-            rest = Token("word", t.text[1:], t.pos + 1)
-            self.tokens.insert(self.i, rest)
-            return [Token("word", t.text[0], t.pos)]
         if t.kind == "cmd" and t.text in ("mathsf", "mathrm"):
             inner = self.group_tokens()
             return [Token("cmd", t.text, t.pos), Token("sym", "{", t.pos), *inner,
@@ -570,18 +574,6 @@ class _Parser:
     def word(self) -> Item:
         t = self.peek()
         reader = self.r
-        if len(t.text) > 1 and not self.known_word(t.text):
-            # LaTeX reads xx^T as x x^T: split an unknown word into letters (digits stay
-            # with the letter before them), so a script binds to the last letter only
-            pieces: list[Token] = []
-            for k, ch in enumerate(t.text):
-                if ch.isdigit() and pieces:
-                    last = pieces[-1]
-                    pieces[-1] = Token("word", last.text + ch, last.pos)
-                else:
-                    pieces.append(Token("word", ch, t.pos + k))
-            self.tokens[self.i : self.i + 1] = pieces
-            t = self.peek()
         # a whole ascii name typed as is (yhat, W2)
         if t.text in reader.names.ascii and not self.peek(1).is_sym("_", "^"):
             self.next()
@@ -628,13 +620,6 @@ class _Parser:
         hint = f"did you mean {closest}?" if closest else f"names: {reader.names.suggestions()}"
         raise self.fail(f"unknown name {key.show()}", start, hint)
 
-    def known_word(self, word: str) -> bool:
-        """Whether a multi-letter word names something as a whole (yhat, W2, gamma, a dim)."""
-        names = self.r.names
-        if word in names.ascii or word in names.dims:
-            return True
-        return names.lookup(key_of_ascii(word)) is not None
-
     def letters(self, word: str, start: Token) -> Item:
         items: list[tuple[Item, Token]] = []
         for k, ch in enumerate(word):
@@ -679,25 +664,16 @@ class _Parser:
             if t.is_sym("_"):
                 self.next()
                 index = _index_text(self.group_tokens()) or index
-            elif t.is_sym("^") and self.transpose_before_subscript():
-                continue
             elif t.is_sym("^"):
                 sup = self.peek(1)
-                # only (k), [k], (k)T and primes belong to the name; T and powers are postfix
+                # only (k), [k] and primes belong to the name; T and powers are postfix
                 if (sup.is_sym("{") and self.peek(2).is_sym("(", "[")) or sup.is_sym("(", "["):
                     self.next()
                     toks = self.group_tokens()
-                    idx, rest = _layer_index(toks)
+                    idx = _layer_index(toks)
                     if idx is None:
                         raise self.fail(f"cannot read the superscript {_joined(toks)!r}", t)
                     index = idx
-                    if rest:
-                        self.tokens.insert(self.i, Token("sym", "^", t.pos))
-                        self.tokens[self.i + 1 : self.i + 1] = [
-                            Token("sym", "{", t.pos),
-                            *rest,
-                            Token("sym", "}", t.pos),
-                        ]
                 elif sup.is_sym("{") and self.peek(2).is_cmd("prime"):
                     self.i += 4
                     prime = True
@@ -714,32 +690,11 @@ class _Parser:
                 break
         return Key(base, index, accent), start, prime
 
-    def transpose_before_subscript(self) -> bool:
-        """W^T_2 or W^{\\top}_{2}: move the subscript ahead of the transpose, as W_2^T."""
-        save, tokens = self.i, list(self.tokens)
-        try:
-            hat = self.next()
-            sup = self.group_tokens()
-            if _joined(sup) in TRANSPOSE_MARKS and self.peek().is_sym("_"):
-                under = self.next()
-                sub = self.group_tokens()
-                self.tokens[save : self.i] = [
-                    under, Token("sym", "{", under.pos), *sub, Token("sym", "}", under.pos),
-                    hat, Token("sym", "{", hat.pos), *sup, Token("sym", "}", hat.pos),
-                ]  # fmt: skip
-                self.i = save
-                return True
-        except AnswerError:
-            pass
-        self.i = save
-        self.tokens[:] = tokens
-        return False
-
     def named_superscript(self, key: Key) -> str | None:
         """The spec name whose own latex carries the superscript ahead (\\sigma^{2}), if any."""
         if self.reader is None:
             return None
-        save, tokens = self.i, list(self.tokens)  # group_tokens may split a token: undo it all
+        save = self.i
         try:
             self.next()
             sup = _joined(self.group_tokens())
@@ -747,24 +702,11 @@ class _Parser:
             return None
         finally:
             self.i = save
-            self.tokens[:] = tokens
         return self.r.names.by_key.get(Key(key.base, key.index, key.accent, sup))
 
     def symbol_base(self) -> tuple[str, str]:
         t = self.next()
         if t.kind == "word":
-            if len(t.text) > 1 and t.text[-1].isdigit() and t.text.rstrip("0123456789").isalpha():
-                stem = t.text.rstrip("0123456789")
-                key = key_of_ascii(t.text)
-                if key.base == stem:
-                    # W2 typed for W_2: push the digits back as a subscript
-                    self.tokens[self.i : self.i] = [
-                        Token("sym", "_", t.pos),
-                        Token("sym", "{", t.pos),
-                        Token("num", t.text[len(stem) :], t.pos + len(stem)),
-                        Token("sym", "}", t.pos),
-                    ]
-                    return stem, ""
             return t.text, ""
         if t.kind == "cmd" and t.text in GREEK:
             return t.text, ""
@@ -1122,8 +1064,8 @@ class _Parser:
         t = self.next()
         num = self.group_tokens()
         den = self.group_tokens()
-        if num and (num[0].is_cmd("partial") or (num[0].kind == "word" and num[0].text == "d")):
-            if not den or not (den[0].is_cmd("partial") or den[0].text == "d"):
+        if num and num[0].is_cmd("partial"):  # \frac{d J}{d W} too: its d's are \partial
+            if not den or not den[0].is_cmd("partial"):
                 raise self.fail("a derivative needs \\partial below too", t)
             wrt = self.name_in(den[1:], t)
             return _Derivative(wrt, t.pos)
@@ -1328,16 +1270,11 @@ def _index_text(tokens: list[Token]) -> str:
     return text
 
 
-def _layer_index(tokens: list[Token]) -> tuple[str | None, list[Token]]:
-    """(k) or [k] at the start of a superscript, and what follows it (a transpose mark)."""
-    if len(tokens) >= 3 and tokens[0].is_sym("(", "[") and tokens[2].is_sym(")", "]"):
-        rest = tokens[3:]
-        if rest and rest[0].is_sym("^"):  # W^{(2)^T}: the transpose written as a superscript
-            rest = rest[1:]
-            if len(rest) > 2 and rest[0].is_sym("{") and rest[-1].is_sym("}"):
-                rest = rest[1:-1]
-        return tokens[1].text, rest
-    return None, tokens
+def _layer_index(tokens: list[Token]) -> str | None:
+    """k in a superscript (k) or [k] (a transpose after it is already apart: W^{(2)}^{T})."""
+    if len(tokens) == 3 and tokens[0].is_sym("(", "[") and tokens[2].is_sym(")", "]"):
+        return tokens[1].text
+    return None
 
 
 def _exponent(tokens: list[Token]) -> sympy.Expr | None:
