@@ -82,6 +82,9 @@ INVALID_ANSWERS = [
     ("seed_example2", "W2", r"W^{(2)} W^{(2)}", "cannot multiply [m x h] by [m x h]"),
     ("seed_example2", "W2", r"2(\hat{y}-y)z^T @", "not part of LaTeX math"),
     ("seed_example2", "W2", r"2(\hat{y}-y)z^T \%", r"the command \% is not understood"),
+    # the loss's derivative with respect to itself is no upstream gradient (it raised before)
+    ("seed_example2", "W2", r"z + \frac{\partial J}{\partial J}", "with respect to itself"),
+    ("seed_example2", "W2", r"\nabla_{J} J", "with respect to itself"),
 ]
 
 

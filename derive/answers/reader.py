@@ -288,6 +288,17 @@ class _Parser:
     def fail(self, message: str, t: Token | None = None, hint: str | None = None) -> AnswerError:
         return AnswerError(message, (t or self.peek()).pos, hint)
 
+    def derivative(self, wrt: str, t: Token) -> _Derivative:
+        """∂J/∂wrt, an upstream gradient; of the loss with respect to itself there is none."""
+        if wrt == self.r.spec.loss:
+            loss = self.r.spec.latex_of(wrt)
+            raise self.fail(
+                f"\\frac{{\\partial {loss}}}{{\\partial {loss}}} is the loss's derivative "
+                "with respect to itself (1), not a gradient: name an intermediate or a parameter",
+                t,
+            )
+        return _Derivative(wrt, t.pos)
+
     def enter(self) -> None:
         self.depth += 1
         if self.depth > MAX_DEPTH:
@@ -737,7 +748,7 @@ class _Parser:
             wrt = self.name_in(self.group_tokens(), t)
             if self.peek().kind in ("word", "cmd") and not self.peek().is_cmd("cdot", "odot"):
                 self.symbol_key()  # the loss's name: J, L, \mathcal{J}
-            return _Derivative(wrt, t.pos)
+            return self.derivative(wrt, t)
         if name == "pi" and self.r.names.lookup(Key("pi")) is None:
             self.next()  # the constant π, unless the spec names something \\pi
             return E.Const(sympy.pi)
@@ -1068,7 +1079,7 @@ class _Parser:
             if not den or not den[0].is_cmd("partial"):
                 raise self.fail("a derivative needs \\partial below too", t)
             wrt = self.name_in(den[1:], t)
-            return _Derivative(wrt, t.pos)
+            return self.derivative(wrt, t)
         top = self.as_expr(
             _Parser(self.reader, [*num, Token("end", "", t.pos)], self.warnings).whole()
         )
