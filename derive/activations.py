@@ -10,7 +10,7 @@ elementwise matrix expression on a layer (h ⊙ (1 − h)).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -20,6 +20,7 @@ import numpy.typing as npt
 import sympy
 
 from derive import expr as E
+from derive.elementwise_form import to_elementwise
 
 T = sympy.Symbol("t", real=True)  # the function's argument
 S = sympy.Symbol("s", real=True)  # the function's output
@@ -352,11 +353,18 @@ def derivative_expr(name: str, arg: E.Expr, out: E.Expr, param: sympy.Expr | Non
     return scalar_to_matrix(form.expr, arg=arg, out=out, other=other)
 
 
-def _functions() -> dict[type, str]:
+def _functions() -> Mapping[type, str]:
     """SymPy's function classes that are rows of the table (exp, log, tanh), for reading a
     derivative back: a row whose formula is one SymPy function applied to t."""
+    return _functions_of(tuple(ACTIVATIONS.values()))
+
+
+@cache
+def _functions_of(rows: tuple[Activation, ...]) -> Mapping[type, str]:
+    # found once per table (building every row's formula costs more than a derivation); a row
+    # added to the table (tests/test_one_row_per_op.py) makes a new table
     out: dict[type, str] = {}
-    for act in ACTIVATIONS.values():
+    for act in rows:
         f = act.scalar(T)
         if isinstance(f, sympy.Function) and f.args == (T,):
             out[type(f)] = act.name
@@ -367,55 +375,8 @@ def scalar_to_matrix(
     e: sympy.Expr, arg: E.Expr, out: E.Expr, other: E.Expr | None = None
 ) -> E.Expr:
     """Read a scalar formula in T (the argument), S (the output) and V (another function's
-    value, `other`) as an elementwise expression."""
-    shape = arg.shape
-
-    def conv(x: sympy.Expr) -> E.Expr:
-        if x == T:
-            return arg
-        if x == S:
-            return out
-        if x == V and other is not None:
-            return other
-        if x.is_Number:
-            return E.Const(x) if E.is_scalar(shape) else E.scale(x, E.Ones(shape))
-        if isinstance(x, sympy.Add):
-            # constants first: 1 − h, 1 − h², as printed in textbooks
-            terms = sorted(x.args, key=lambda a: (not a.is_Number, sympy.default_sort_key(a)))
-            return E.add(*[conv(a) for a in terms], shape=shape)
-        if not x.free_symbols:  # a constant such as 1/sqrt(2 pi)
-            return E.Const(x) if E.is_scalar(shape) else E.scale(x, E.Ones(shape))
-        if isinstance(x, sympy.Mul):
-            coef, rest = x.as_independent(T, S, V, as_Add=False)
-            factors = [conv(a) for a in sympy.Mul.make_args(rest)]
-            return E.scale(coef, E.hadamard(*factors))
-        if isinstance(x, sympy.Pow) and x.exp.is_Number:
-            return E.power(conv(x.base), x.exp)
-        if isinstance(x, sympy.Heaviside) and x.args[0] == T:
-            return E.Indicator(arg, ">")
-        if isinstance(x, sympy.Piecewise):
-            return _piecewise(x, arg, conv)
-        fn = _functions().get(type(x))
-        if fn is not None:
-            return E.Apply(fn, conv(x.args[0]))
-        raise NotImplementedError(f"no matrix form for the scalar derivative {x}")
-
-    return conv(e)
-
-
-def _piecewise(
-    x: sympy.Piecewise, arg: E.Expr, conv: Callable[[sympy.Expr], E.Expr]
-) -> E.Expr:
-    """A two-branch Piecewise on t > 0 as indicators: v1 𝟙[a > 0] + v2 𝟙[a ≤ 0], a branch that is
-    a constant as a coefficient (leaky ReLU′), another as an elementwise factor (ELU′)."""
-    (v1, c1), (v2, c2) = x.args
-    if c1 != (T > 0) or c2 != sympy.true:
-        raise NotImplementedError(f"no matrix form for the piecewise derivative {x}")
-
-    def branch(v: sympy.Expr, relation: str) -> E.Expr:
-        step = E.Indicator(arg, relation)
-        if v.is_Number:
-            return E.scale(v, step)
-        return E.hadamard(conv(v), step)
-
-    return E.add(branch(v1, ">"), branch(v2, "<="), shape=arg.shape)
+    value, `other`) as an elementwise expression (`derive.elementwise_form`)."""
+    leaves: dict[sympy.Expr, E.Expr] = {T: arg, S: out}
+    if other is not None:
+        leaves[V] = other
+    return to_elementwise(e, arg.shape, leaves, _functions())

@@ -82,6 +82,8 @@ class Derivation:
 
     spec: Spec
     gradients: dict[str, Gradient]
+    # the equations the loss depends on (`_live`), found once by the reverse pass
+    live: frozenset[str] = field(repr=False)
     _expanded: dict[str, E.Expr] = field(default_factory=dict, repr=False)
 
     def __getitem__(self, name: str) -> Gradient:
@@ -93,11 +95,10 @@ class Derivation:
     def default_names(self) -> list[str]:
         """What a textbook shows: intermediates and parameters, not inputs or targets (nor an
         intermediate the loss does not use, whose gradient is zero)."""
-        live = _live(self.spec)
         return [
             n
             for n, g in self.gradients.items()
-            if g.role == "param" or (g.role == "intermediate" and n in live)
+            if g.role == "param" or (g.role == "intermediate" and n in self.live)
         ]
 
     def expanded(self, name: str) -> E.Expr:
@@ -212,7 +213,7 @@ def derive_gradients(spec: Spec, rules: BackwardRules = RULES) -> Derivation:
     for name in spec.variables:  # declared but unused: gradient zero
         if name not in gradients:
             make(name)
-    return Derivation(spec, gradients)
+    return Derivation(spec, gradients, frozenset(live))
 
 
 def _live(spec: Spec) -> set[str]:

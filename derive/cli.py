@@ -14,7 +14,15 @@ from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
+from derive import cli_common as opt
 from derive.api import Network
+from derive.cli_common import (
+    EXIT_BAD_INPUT,
+    EXIT_CANNOT_CHECK,
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+)
 from derive.cli_grade import add_commands as add_grade_commands
 from derive.cli_key import add_commands as add_key_commands
 from derive.cli_notes import add_commands as add_notes_commands
@@ -22,8 +30,6 @@ from derive.errors import GradproofError
 from derive.files import write_text_atomic
 from derive.limits import DEFAULT, Limits, check_output, memory_error, read_bounded, run_bounded
 from derive.web.serve import add_command as add_serve_command
-
-EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_CANNOT_CHECK, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
 DESCRIPTION = """\
 Derive neural-network gradients symbolically, show them step by step as a textbook
@@ -61,15 +67,6 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_BAD_INPUT, f"gradproof: error: {message} (see {self.prog} --help)\n")
 
 
-def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("gradproof")
-    except PackageNotFoundError:
-        return "(not installed)"
-
-
 def build_parser() -> argparse.ArgumentParser:
     options = [(DEFAULT.option(n) + ("N" if DEFAULT.option(n).endswith("=") else ""), value, what)
                for n, value, what in DEFAULT.describe()]  # fmt: skip
@@ -81,22 +78,15 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EPILOG.replace("LIMITS_TABLE", table),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--version", action="version", version=f"gradproof {_version()}")
-    parser.add_argument(
-        "--time-limit",
-        type=float,
-        default=DEFAULT.time_limit,
-        metavar="SECONDS",
-        help=f"wall-clock deadline of the whole command (default {DEFAULT.time_limit:g})",
-    )
-    parser.add_argument(
-        "--memory-limit",
-        type=float,
-        default=DEFAULT.memory_limit,
-        metavar="MB",
-        help="address space the command may add to the loaded program, MiB "
-        f"(default {DEFAULT.memory_limit})",
-    )
+    parser.add_argument("--version", action="version", version=f"gradproof {opt.version()}")
+    opt.add_number(
+        parser, "--time-limit", float, DEFAULT.time_limit,
+        "wall-clock deadline of the whole command", metavar="SECONDS",
+    )  # fmt: skip
+    opt.add_number(
+        parser, "--memory-limit", float, DEFAULT.memory_limit,
+        "address space the command may add to the loaded program, MiB", metavar="MB",
+    )  # fmt: skip
     parser.add_argument(
         "--limit",
         action="append",
@@ -111,61 +101,63 @@ def build_parser() -> argparse.ArgumentParser:
     add_key_commands(sub)  # key, sheet (derive/cli_key.py)
     add_serve_command(sub)  # serve (derive/web/serve.py)
 
-    d = sub.add_parser(
+    d = opt.add_command(
+        sub,
         "derive",
+        _run_derive,
         help="derive gradients step by step (LaTeX, markdown or JSON)",
         description="Derive the gradient of the loss with respect to each name, step by step.",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=(
             "By default: every intermediate and parameter, in the order backpropagation\n"
             "finds them. Gradients have the shape of their variable (denominator layout)."
         ),
     )
-    d.add_argument("spec", metavar="SPEC", help="the network's TOML spec file")
+    opt.add_spec(d)
     d.add_argument(
         "--wrt",
         action="append",
         metavar="NAME",
         help="a variable or intermediate to differentiate with respect to (repeatable)",
     )
-    d.add_argument("--all", action="store_true", help="every name, inputs and targets included")
-    d.add_argument(
-        "--format",
+    opt.add_switches(d, ("--all", "every name, inputs and targets included"))
+    opt.add_format(
+        d,
         choices=("markdown", "latex", "html", "json"),
         help="output format: markdown with $...$ math, a LaTeX document, one HTML file (MathML, "
         "the graph inline, no script), or the derivation as JSON data (default: from the -o "
         "file's extension, .tex, .html, .json or .md, else markdown)",
     )
-    d.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
+    opt.add_output(d)
     d.add_argument(
         "--graph",
         metavar="FILE.svg",
         help="also draw the network's computational graph (fan-outs marked) to FILE.svg; "
         "markdown output links to it",
     )
-    d.add_argument(
-        "--check",
-        action="store_true",
-        help="also compare each gradient with entry-by-entry sympy.diff (at small dims: distinct "
-        "sizes from 2 to 5 within the spec's own, or 1 for more than three chained activations)",
-    )
-    d.set_defaults(run=_run_derive)
+    opt.add_switches(
+        d,
+        ("--check", "also compare each gradient with entry-by-entry sympy.diff (at small dims: "
+         "distinct sizes from 2 to 5 within the spec's own, or 1 for more than three chained "
+         "activations)"),
+    )  # fmt: skip
 
-    c = sub.add_parser(
+    c = opt.add_command(
+        sub,
         "codegen",
+        _run_codegen,
         help="generate an importable NumPy module computing the forward pass and gradients",
         description=(
             "Generate a readable NumPy module with forward(**arrays) and gradients(**arrays),\n"
             "from the symbolic gradients; the LaTeX of each gradient is in a comment beside it."
         ),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    c.add_argument("spec", metavar="SPEC", help="the network's TOML spec file")
-    c.add_argument("-o", "--output", metavar="FILE.py", required=True, help="the module to write")
-    c.set_defaults(run=_run_codegen)
+    opt.add_spec(c)
+    opt.add_output(c, "FILE.py", "the module to write", required=True)
 
-    v = sub.add_parser(
+    v = opt.add_command(
+        sub,
         "verify",
+        _run_verify,
         help="prove every gradient: sympy.diff per entry, numeric/ backprop, finite differences",
         description=(
             "One table per spec, one row per gradient. Columns: entry-by-entry sympy.diff\n"
@@ -173,18 +165,19 @@ def build_parser() -> argparse.ArgumentParser:
             "against central finite differences, and against PyTorch autograd if installed."
         ),
         epilog="exit codes: 0 every cell passed, 1 some cell failed, 2 bad input.",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     v.add_argument("specs", metavar="SPEC", nargs="+", help="spec files to verify")
-    v.add_argument("--json", action="store_true", help="print JSON instead of tables")
-    v.add_argument("--no-torch", action="store_true", help="skip the PyTorch column")
+    opt.add_switches(
+        v, ("--json", "print JSON instead of tables"), ("--no-torch", "skip the PyTorch column")
+    )
     v.add_argument("--dtype", choices=("float64", "float32"), default="float64",
                    help="run the generated module and numeric/ in this precision; float32 "
                    "holds them to 1e-4 of the largest entry (default float64)")  # fmt: skip
-    v.set_defaults(run=_run_verify)
 
-    k = sub.add_parser(
+    k = opt.add_command(
+        sub,
         "check",
+        _run_check,
         help="grade a hand-written gradient typed in LaTeX",
         description=(
             "Grade a hand-written gradient: correct, incorrect (with the likely mistake and a\n"
@@ -197,25 +190,21 @@ def build_parser() -> argparse.ArgumentParser:
             "example:\n"
             "  gradproof check examples/seed_example2.toml --wrt W2 --answer '2(\\hat{y}-y)z^T'"
         ),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    k.add_argument("spec", metavar="SPEC", help="the network's TOML spec file")
+    opt.add_spec(k)
     k.add_argument("--wrt", required=True, metavar="NAME", help="the variable of the gradient")
     given = k.add_mutually_exclusive_group(required=True)
     given.add_argument("--answer", metavar="LATEX", help="the answer, in LaTeX")
     given.add_argument(
         "--answer-file", metavar="FILE", help="read the answer from FILE (- for standard input)"
     )
-    k.add_argument("--json", action="store_true", help="print the result as JSON")
-    k.add_argument(
-        "--lenient",
-        action="store_true",
-        help="read two same-shape vectors side by side as the elementwise product (with a warning)",
-    )
-    k.add_argument(
-        "--timeout", type=float, default=5.0, metavar="S", help="seconds per check (default 5)"
-    )
-    k.set_defaults(run=_run_check)
+    opt.add_switches(
+        k,
+        ("--json", "print the result as JSON"),
+        ("--lenient", "read two same-shape vectors side by side as the elementwise product "
+         "(with a warning)"),
+    )  # fmt: skip
+    opt.add_timeout(k, 5.0, "seconds per check")
     return parser
 
 
@@ -247,8 +236,7 @@ def _read_answer(args: argparse.Namespace, limits: Limits) -> str:
 def _run_check(args: argparse.Namespace, limits: Limits) -> int:
     from derive.answers.check import CORRECT, ERROR, INCORRECT, check
 
-    if not 0 < args.timeout <= 600:
-        raise GradproofError(f"--timeout {args.timeout:g}: expected seconds in (0, 600]")
+    opt.check_timeout(args.timeout)
     answer = _read_answer(args, limits)
     net = Network.from_file(args.spec, limits)
     # the grader's own deadline ends before the whole command's, so its worker is never orphaned

@@ -15,18 +15,20 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from derive import cli_common as opt
+from derive.cli_common import EXIT_OK
 from derive.errors import OptionError
 from derive.limits import Limits
-
-EXIT_OK = 0
 
 
 def add_commands(sub: Any) -> None:
     """Add `grade` to `sub` (the main parser's subparsers)."""
     from derive.assignment.bounds import GRADE_DEFAULT as G
 
-    g = sub.add_parser(
+    g = opt.add_command(
+        sub,
         "grade",
+        run_grade,
         help="grade a class's answers to an assignment: results, grades.csv, feedback, summary",
         description=(
             "Grade every submission (CSV with header student_id,question,answer, or JSONL with\n"
@@ -45,43 +47,27 @@ def add_commands(sub: Any) -> None:
             "  gradproof grade examples/hw_seed/assignment.toml examples/hw_seed/submissions.csv "
             "-o graded/"
         ),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    g.add_argument("assignment", metavar="ASSIGNMENT", help="the assignment's TOML file")
+    opt.add_assignment(g)
     g.add_argument("submissions", metavar="SUBMISSIONS", help="a .csv or .jsonl file of answers")
-    g.add_argument("-o", "--output", metavar="DIR", required=True, help="the folder to write")
+    opt.add_folder(g)
     g.add_argument("--jobs", type=int, metavar="N", help="worker processes (default: one per core)")
-    g.add_argument(
-        "--timeout",
-        type=float,
-        default=G.check_seconds,
-        metavar="S",
-        help=f"seconds per check, then stopped: verdict timeout (default {G.check_seconds:g})",
+    opt.add_timeout(g, G.check_seconds, "seconds per check, then stopped: verdict timeout")
+    opt.add_switches(
+        g,
+        ("--lenient", "as `check --lenient`, for every answer"),
+        ("--restart", "grade afresh, replacing DIR's earlier results"),
+        ("--reveal", "put the expected answer into each feedback file"),
+        ("--quiet", "no progress on standard error"),
+        ("--no-charts", "no bar charts (matplotlib)"),
     )
-    g.add_argument("--lenient", action="store_true", help="as `check --lenient`, for every answer")
-    g.add_argument(
-        "--restart", action="store_true", help="grade afresh, replacing DIR's earlier results"
+    opt.add_number(
+        g, "--max-submissions", int, G.submissions, "rows in the submissions file", metavar="N"
     )
-    g.add_argument(
-        "--reveal", action="store_true", help="put the expected answer into each feedback file"
-    )
-    g.add_argument("--quiet", action="store_true", help="no progress on standard error")
-    g.add_argument("--no-charts", action="store_true", help="no bar charts (matplotlib)")
-    g.add_argument(
-        "--max-submissions",
-        type=int,
-        default=G.submissions,
+    opt.add_number(
+        g, "--max-submissions-bytes", int, G.submissions_bytes, "size of the submissions file",
         metavar="N",
-        help=f"rows in the submissions file (default {G.submissions})",
-    )
-    g.add_argument(
-        "--max-submissions-bytes",
-        type=int,
-        default=G.submissions_bytes,
-        metavar="N",
-        help=f"size of the submissions file (default {G.submissions_bytes})",
-    )
-    g.set_defaults(run=run_grade)
+    )  # fmt: skip
 
 
 def run_grade(args: argparse.Namespace, limits: Limits) -> int:
@@ -90,8 +76,7 @@ def run_grade(args: argparse.Namespace, limits: Limits) -> int:
     from derive.workers import die_with_parent
 
     die_with_parent()  # a killed `gradproof` takes its grading process (and its workers) along
-    if not 0 < args.timeout <= 600:
-        raise OptionError(f"--timeout {args.timeout:g}: expected seconds in (0, 600]")
+    opt.check_timeout(args.timeout)
     if args.jobs is not None and not 1 <= args.jobs <= 256:
         raise OptionError(f"--jobs {args.jobs}: expected 1 to 256 workers")
     if args.max_submissions < 1 or args.max_submissions_bytes < 1:
@@ -116,7 +101,7 @@ def run_grade(args: argparse.Namespace, limits: Limits) -> int:
             progress=progress,
             limits=bounds,
             charts=not args.no_charts,
-            version=_version(),
+            version=opt.version(),
         )
     finally:
         if progress is not None:
@@ -140,15 +125,6 @@ def run_grade(args: argparse.Namespace, limits: Limits) -> int:
     )
     print(f"wrote {args.output}: results.jsonl, grades.csv, feedback/, summary.md, summary.html")
     return EXIT_OK
-
-
-def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("gradproof")
-    except PackageNotFoundError:
-        return "(not installed)"
 
 
 class _progress:

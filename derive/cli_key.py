@@ -13,10 +13,10 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+from derive import cli_common as opt
+from derive.cli_common import EXIT_FAILED, EXIT_OK
 from derive.errors import GradproofError
 from derive.limits import Limits, read_bounded
-
-EXIT_OK, EXIT_FAILED = 0, 1
 
 KEY_DESCRIPTION = """\
 Write the answer key of an assignment into DIR: answer-key.tex, answer-key.md,
@@ -38,8 +38,10 @@ answer (the notations gradproof check reads). No answers and no steps."""
 
 def add_commands(sub: Any) -> None:
     """Add `key` and `sheet` to `sub` (the main parser's subparsers)."""
-    k = sub.add_parser(
+    k = opt.add_command(
+        sub,
         "key",
+        run_key,
         help="an assignment's answer key: LaTeX, markdown, HTML (MathML) and PDF",
         description=KEY_DESCRIPTION,
         epilog=(
@@ -49,33 +51,31 @@ def add_commands(sub: Any) -> None:
             "  gradproof key examples/hw_seed/assignment.toml -o key/\n"
             "  gradproof key examples/seed_example1.toml examples/seed_example2.toml -o key/"
         ),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     k.add_argument(
         "inputs", metavar="FILE", nargs="+",
         help="an assignment's TOML file (with [[question]] tables), or one or more spec files",
     )  # fmt: skip
     _common(k)
-    k.add_argument("--no-torch", action="store_true", help="leave torch out of the evidence")
-    k.set_defaults(run=run_key)
-    s = sub.add_parser(
+    opt.add_switches(k, ("--no-torch", "leave torch out of the evidence"))
+    s = opt.add_command(
+        sub,
         "sheet",
+        run_sheet,
         help="an assignment's sheet for students: no answers, no steps",
         description=SHEET_DESCRIPTION,
         epilog=(
             "exit codes: 0 written, 2 bad input, 3 the PDF could not be made.\n\n"
             "example:\n  gradproof sheet examples/hw_seed/assignment.toml -o sheet/"
         ),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    s.add_argument("assignment", metavar="ASSIGNMENT", help="the assignment's TOML file")
+    opt.add_assignment(s)
     _common(s)
-    s.set_defaults(run=run_sheet)
 
 
 def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("-o", "--output", metavar="DIR", required=True, help="the folder to write")
-    p.add_argument("--no-pdf", action="store_true", help="do not run TeX even when installed")
+    opt.add_folder(p)
+    opt.add_switches(p, ("--no-pdf", "do not run TeX even when installed"))
 
 
 def is_assignment(path: str, limits: Limits) -> bool:

@@ -12,18 +12,20 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from derive import cli_common as opt
+from derive.cli_common import EXIT_OK
 from derive.errors import OptionError
 from derive.files import write_text_atomic
-from derive.init_study import STUDY_ACTIVATIONS
+from derive.init_study import SCHEMES, STUDY_ACTIVATIONS
 from derive.limits import Limits, check_output
-
-EXIT_OK = 0
 
 
 def add_commands(sub: Any) -> None:
     """Add the subcommands to `sub` (the main parser's subparsers)."""
-    s = sub.add_parser(
+    s = opt.add_command(
+        sub,
         "init-study",
+        _run_init_study,
         help="the notes' initialization experiment: activations and gradients of a deep MLP",
         description=(
             "Run a deep MLP (one activation, depth layers of one width, over a batch) at\n"
@@ -38,7 +40,6 @@ def add_commands(sub: Any) -> None:
             "  gradproof init-study --activation tanh --depth 10 --width 256 --init all "
             "--plot init.png"
         ),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     s.add_argument(
         "--activation",
@@ -46,24 +47,21 @@ def add_commands(sub: Any) -> None:
         choices=STUDY_ACTIVATIONS,
         help="the hidden layers' activation (default tanh)",
     )
-    s.add_argument("--depth", type=int, default=10, help="number of layers (default 10)")
-    s.add_argument("--width", type=int, default=256, help="units per layer (default 256)")
-    s.add_argument("--batch", type=int, default=128, help="examples per batch (default 128)")
-    s.add_argument(
-        "--init",
-        default="all",
-        choices=("small", "large", "xavier", "he", "all"),
-        help="initialization scheme (default: all four)",
+    opt.add_number(s, "--depth", int, 10, "number of layers")
+    opt.add_number(s, "--width", int, 256, "units per layer")
+    opt.add_number(s, "--batch", int, 128, "examples per batch")
+    _scheme_option(s, "all", "initialization scheme (default: all four)", "all")
+    opt.add_number(s, "--seed", int, 0, "random seed")
+    _json_and_plot(
+        s,
+        json="print JSON instead of tables",
+        plot="also draw histograms and gradient norms (.png, .svg, .pdf)",
     )
-    s.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    s.add_argument("--json", action="store_true", help="print JSON instead of tables")
-    s.add_argument(
-        "--plot", metavar="FILE", help="also draw histograms and gradient norms (.png, .svg, .pdf)"
-    )
-    s.set_defaults(run=_run_init_study)
 
-    d = sub.add_parser(
+    d = opt.add_command(
+        sub,
         "derive-init",
+        _run_derive_init,
         help="derive Xavier and He initialization with SymPy, step by step",
         description=(
             "Derive Var(z) = n_in Var(w) Var(x) for zero-mean independent weights and inputs,\n"
@@ -71,13 +69,13 @@ def add_commands(sub: Any) -> None:
             "2/(n_in + n_out), and He's 2/n_in from E[ReLU(z)^2] = Var(z)/2 (an integral over\n"
             "the normal density, computed by SymPy)."
         ),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _document_options(d)
-    d.set_defaults(run=_run_derive_init)
 
-    g = sub.add_parser(
+    g = opt.add_command(
+        sub,
         "diagnose",
+        _run_diagnose,
         help="why a gradient vanishes: each gradient factored as in the notes, factors measured",
         description=(
             "Evaluate the network at given or generated values and, for every parameter,\n"
@@ -91,27 +89,24 @@ def add_commands(sub: Any) -> None:
             "exit codes: 0 no gradient vanishes, 1 some gradient is (near) zero, 2 bad input.\n\n"
             "example:\n  gradproof diagnose examples/two_sigmoid_layers.toml --init large --seed 1"
         ),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    g.add_argument("spec", metavar="SPEC", help="the network's TOML spec file")
+    opt.add_spec(g)
     given = g.add_mutually_exclusive_group()
     given.add_argument(
         "--values", metavar="FILE.npz", help="the values of every variable (a NumPy .npz file)"
     )
-    given.add_argument(
-        "--init",
-        default="xavier",
-        choices=("small", "large", "xavier", "he"),
-        help="generate the weights by this scheme, biases 0, inputs N(0, 1) (default xavier)",
-    )
-    g.add_argument("--seed", type=int, default=0, help="random seed for --init (default 0)")
+    _scheme_option(
+        given, "xavier",
+        "generate the weights by this scheme, biases 0, inputs N(0, 1) (default xavier)",
+    )  # fmt: skip
+    opt.add_number(g, "--seed", int, 0, "random seed for --init")
     g.add_argument("--tol", type=float, default=1e-8, help="a norm at most this is zero (1e-8)")
-    g.add_argument("--json", action="store_true", help="print JSON")
-    g.add_argument("--plot", metavar="FILE", help="also draw the factors' sizes (.png, .svg, .pdf)")
-    g.set_defaults(run=_run_diagnose)
+    _json_and_plot(g, json="print JSON", plot="also draw the factors' sizes (.png, .svg, .pdf)")
 
-    a = sub.add_parser(
+    a = opt.add_command(
+        sub,
         "activations",
+        _run_activations,
         help="the notes' activation table, every column computed by SymPy",
         description=(
             "The activation table: formula, derivative in textbook form, output range, zero-\n"
@@ -119,16 +114,34 @@ def add_commands(sub: Any) -> None:
             "taken at a kink), and the derivative's maximum, each computed by SymPy from the\n"
             "formula of derive/activations.py."
         ),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _document_options(a)
-    a.add_argument("--plot", metavar="FILE", help="also draw each function and its derivative")
-    a.set_defaults(run=_run_activations)
+    _plot_option(a, "also draw each function and its derivative")
 
 
 def _document_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--format", choices=("markdown", "latex", "json"), default="markdown")
-    parser.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
+    opt.add_format(parser, default="markdown")
+    opt.add_output(parser)
+
+
+def _plot_option(parser: argparse.ArgumentParser, help: str) -> None:
+    parser.add_argument("--plot", metavar="FILE", help=help)
+
+
+def _json_and_plot(parser: argparse.ArgumentParser, json: str, plot: str) -> None:
+    """--json and --plot FILE of a measuring command (init-study, diagnose)."""
+    opt.add_switches(parser, ("--json", json))
+    _plot_option(parser, plot)
+
+
+def _scheme_option(
+    parser: argparse.ArgumentParser | argparse._MutuallyExclusiveGroup,
+    default: str,
+    help: str,
+    *extra: str,
+) -> None:
+    """--init: one of the initialization schemes of derive.init_study (or an `extra` choice)."""
+    parser.add_argument("--init", default=default, choices=(*SCHEMES, *extra), help=help)
 
 
 def _emit(text: str, output: str | None, limits: Limits) -> None:

@@ -122,8 +122,22 @@ class Expr:
         return is_scalar(self.shape)
 
 
-class _Named(Expr):
-    """A leaf known by a name (not itself a node type: see Var and GradRef)."""
+# The node types are the public classes below; the classes whose names begin with `_` give
+# several of them one shape (a leaf, a node over one argument, over a list of parts) and are
+# never built themselves. The walkers dispatch on the public class's own name (derive.dispatch).
+
+
+class _Leaf(Expr):
+    """A node without children: rebuilt as itself."""
+
+    __slots__ = ()
+
+    def rebuild(self, children: tuple[Expr, ...]) -> Expr:
+        return self
+
+
+class _Named(_Leaf):
+    """A leaf known by a name (see Var and GradRef)."""
 
     __slots__ = ("name",)
     fields = ("name",)
@@ -131,9 +145,6 @@ class _Named(Expr):
     def __init__(self, name: str, shape: Shape) -> None:
         self.name = name
         self._finish(shape)
-
-    def rebuild(self, children: tuple[Expr, ...]) -> Expr:
-        return self
 
 
 class Var(_Named):
@@ -148,7 +159,7 @@ class GradRef(_Named):
     __slots__ = ()
 
 
-class Const(Expr):
+class Const(_Leaf):
     """A scalar constant: a number, or an expression in the dims such as 1/B."""
 
     __slots__ = ("value",)
@@ -158,45 +169,76 @@ class Const(Expr):
         self.value = value
         self._finish(SCALAR)
 
-    def rebuild(self, children: tuple[Expr, ...]) -> Expr:
-        return self
+
+class _Filled(_Leaf):
+    """A matrix of one shape with every entry the same (see Ones and Zero)."""
+
+    __slots__ = ()
+
+    def __init__(self, shape: Shape) -> None:
+        self._finish(shape)
 
 
-class Ones(Expr):
+class Ones(_Filled):
     """The all-ones matrix 𝟏 of a shape (written 1 in 1 − h)."""
 
     __slots__ = ()
 
-    def __init__(self, shape: Shape) -> None:
-        self._finish(shape)
 
-    def rebuild(self, children: tuple[Expr, ...]) -> Expr:
-        return self
-
-
-class Zero(Expr):
+class Zero(_Filled):
     """The zero matrix of a shape: the gradient of a variable the loss does not depend on."""
 
     __slots__ = ()
 
-    def __init__(self, shape: Shape) -> None:
-        self._finish(shape)
 
-    def rebuild(self, children: tuple[Expr, ...]) -> Expr:
-        return self
+class Identity(_Leaf):
+    """The identity matrix I of a size (read from answers, as in I + W^T D)."""
+
+    __slots__ = ()
+
+    def __init__(self, size: Dim) -> None:
+        self._finish((size, size))
 
 
-class MatMul(Expr):
-    """A matrix product A B C ..., order kept."""
+class _Parts(Expr):
+    """A node over a tuple of parts (factors of a product), its shape given by `shape_of`."""
 
     __slots__ = ("children",)
 
-    def __init__(self, factors: tuple[Expr, ...]) -> None:
-        self.children = factors
-        self._finish((factors[0].shape[0], factors[-1].shape[1]))
+    def __init__(self, parts: tuple[Expr, ...]) -> None:
+        self.children = parts
+        self._finish(self.shape_of(parts))
+
+    def shape_of(self, parts: tuple[Expr, ...]) -> Shape:
+        raise NotImplementedError(type(self).__name__)
+
+
+class MatMul(_Parts):
+    """A matrix product A B C ..., order kept."""
+
+    __slots__ = ()
+
+    def shape_of(self, parts: tuple[Expr, ...]) -> Shape:
+        return (parts[0].shape[0], parts[-1].shape[1])
 
     def rebuild(self, children: tuple[Expr, ...]) -> Expr:
         return matmul(*children)
+
+
+class Hadamard(_Parts):
+    """An elementwise product A ⊙ B ⊙ ... (of 1x1 factors: a scalar product).
+
+    Factors broadcast as in a sum: a column [r x 1] over the columns of [r x c], a row [1 x c]
+    over its rows (γ ⊙ Ẑ with γ one scale per feature).
+    """
+
+    __slots__ = ()
+
+    def shape_of(self, parts: tuple[Expr, ...]) -> Shape:
+        return joint_shape(parts)
+
+    def rebuild(self, children: tuple[Expr, ...]) -> Expr:
+        return hadamard(*children)
 
 
 class Add(Expr):
@@ -210,42 +252,6 @@ class Add(Expr):
 
     def rebuild(self, children: tuple[Expr, ...]) -> Expr:
         return add(*children, shape=self.shape)
-
-
-class Scale(Expr):
-    """A constant coefficient (a number or an expression in the dims) times a matrix."""
-
-    __slots__ = ("children", "coef")
-    fields = ("coef",)
-
-    def __init__(self, coef: sympy.Expr, arg: Expr) -> None:
-        self.coef = coef
-        self.children = (arg,)
-        self._finish(arg.shape)
-
-    @property
-    def arg(self) -> Expr:
-        return self.children[0]
-
-    def rebuild(self, children: tuple[Expr, ...]) -> Expr:
-        return scale(self.coef, children[0])
-
-
-class Hadamard(Expr):
-    """An elementwise product A ⊙ B ⊙ ... (of 1x1 factors: a scalar product).
-
-    Factors broadcast as in a sum: a column [r x 1] over the columns of [r x c], a row [1 x c]
-    over its rows (γ ⊙ Ẑ with γ one scale per feature).
-    """
-
-    __slots__ = ("children",)
-
-    def __init__(self, factors: tuple[Expr, ...]) -> None:
-        self.children = factors
-        self._finish(joint_shape(factors))
-
-    def rebuild(self, children: tuple[Expr, ...]) -> Expr:
-        return hadamard(*children)
 
 
 class ScalarMul(Expr):
@@ -274,204 +280,196 @@ class Div(Expr):
         return div(children[0], children[1])
 
 
-class Power(Expr):
-    """An elementwise power with a constant exponent."""
+class _Unary(Expr):
+    """A node over one argument `arg`, of the argument's shape unless `shape_of` says otherwise.
 
-    __slots__ = ("children", "exponent")
-    fields = ("exponent",)
-
-    def __init__(self, base: Expr, exponent: sympy.Expr) -> None:
-        self.exponent = exponent
-        self.children = (base,)
-        self._finish(base.shape)
-
-    def rebuild(self, children: tuple[Expr, ...]) -> Expr:
-        return power(children[0], self.exponent)
-
-
-class Transpose(Expr):
-    """Aᵀ."""
+    A node with fields of its own sets them before calling this constructor (the hash reads
+    them); `rebuild` builds the node again as it is, a node with a simplifying constructor
+    rebuilds through it.
+    """
 
     __slots__ = ("children",)
 
     def __init__(self, arg: Expr) -> None:
         self.children = (arg,)
-        self._finish(transpose_shape(arg.shape))
+        self._finish(self.shape_of(arg.shape))
 
-    def rebuild(self, children: tuple[Expr, ...]) -> Expr:
-        return transpose(children[0])
-
-
-class Apply(Expr):
-    """An elementwise function of the activation table, e.g. σ(a); `param`: leaky ReLU's slope."""
-
-    __slots__ = ("children", "fn", "param")
-    fields = ("fn", "param")
-
-    def __init__(self, fn: str, arg: Expr, param: sympy.Expr | None = None) -> None:
-        self.fn = fn
-        self.param = param
-        self.children = (arg,)
-        self._finish(arg.shape)
-
-    def rebuild(self, children: tuple[Expr, ...]) -> Expr:
-        return Apply(self.fn, children[0], self.param)
-
-
-class Indicator(Expr):
-    """The elementwise indicator 𝟙[a > 0] (relation '>') or 𝟙[a ≤ 0] (relation '<=')."""
-
-    __slots__ = ("children", "relation")
-    fields = ("relation",)
-
-    def __init__(self, arg: Expr, relation: str) -> None:
-        self.relation = relation
-        self.children = (arg,)
-        self._finish(arg.shape)
-
-    def rebuild(self, children: tuple[Expr, ...]) -> Expr:
-        return Indicator(children[0], self.relation)
-
-
-class SumAll(Expr):
-    """The sum of all entries (a scalar)."""
-
-    __slots__ = ("children",)
-
-    def __init__(self, arg: Expr) -> None:
-        self.children = (arg,)
-        self._finish(SCALAR)
-
-    def rebuild(self, children: tuple[Expr, ...]) -> Expr:
-        return sum_all(children[0])
-
-
-class Mean(Expr):
-    """The mean of all entries (a scalar)."""
-
-    __slots__ = ("children",)
-
-    def __init__(self, arg: Expr) -> None:
-        self.children = (arg,)
-        self._finish(SCALAR)
-
-    def rebuild(self, children: tuple[Expr, ...]) -> Expr:
-        return mean(children[0])
-
-
-class AxisSum(Expr):
-    """The sums along one axis, the reduced axis kept as 1: Z 𝟏 (axis 1, a column of row sums,
-    [r x 1]) or 𝟏ᵀ Z (axis 0, a row of column sums, [1 x c]); `mean(Z, axis=1)` is (1/c) Z 𝟏."""
-
-    __slots__ = ("axis", "children")
-    fields = ("axis",)
-
-    def __init__(self, arg: Expr, axis: int) -> None:
-        self.axis = axis
-        self.children = (arg,)
-        rows, cols = arg.shape
-        self._finish((rows, 1) if axis == 1 else (1, cols))
-
-    def rebuild(self, children: tuple[Expr, ...]) -> Expr:
-        return axis_sum(children[0], self.axis)
-
-
-class Variance(Expr):
-    """V(Z): the variance of each row over its columns (biased: divided by the number of
-    columns, as the notes' V(z) over a minibatch), a column [r x 1]."""
-
-    __slots__ = ("children",)
-
-    def __init__(self, arg: Expr) -> None:
-        self.children = (arg,)
-        self._finish((arg.shape[0], 1))
-
-    def rebuild(self, children: tuple[Expr, ...]) -> Expr:
-        return Variance(children[0])
-
-
-class Standardize(Expr):
-    """Ẑ = (Z − E[Z]) / √(V(Z) + ε): each row standardized over its columns (the notes' standard
-    normalization of a feature over the minibatch); E and V per row, V biased."""
-
-    __slots__ = ("children", "eps")
-    fields = ("eps",)
-
-    def __init__(self, arg: Expr, eps: sympy.Expr) -> None:
-        self.eps = eps
-        self.children = (arg,)
-        self._finish(arg.shape)
+    def shape_of(self, shape: Shape) -> Shape:
+        return shape
 
     @property
     def arg(self) -> Expr:
         return self.children[0]
 
     def rebuild(self, children: tuple[Expr, ...]) -> Expr:
-        return Standardize(children[0], self.eps)
+        return type(self)(children[0])
 
 
-class Identity(Expr):
-    """The identity matrix I of a size (read from answers, as in I + W^T D)."""
+class _ToScalar(_Unary):
+    """A reduction of a matrix to one number (see SumAll, Mean and Trace)."""
 
     __slots__ = ()
 
-    def __init__(self, size: Dim) -> None:
-        self._finish((size, size))
+    def shape_of(self, shape: Shape) -> Shape:
+        return SCALAR
+
+
+class Scale(_Unary):
+    """A constant coefficient (a number or an expression in the dims) times a matrix."""
+
+    __slots__ = ("coef",)
+    fields = ("coef",)
+
+    def __init__(self, coef: sympy.Expr, arg: Expr) -> None:
+        self.coef = coef
+        super().__init__(arg)
 
     def rebuild(self, children: tuple[Expr, ...]) -> Expr:
-        return self
+        return scale(self.coef, children[0])
 
 
-class Diag(Expr):
-    """diag(v): the square matrix with the column vector v on its diagonal (read from answers)."""
+class Power(_Unary):
+    """An elementwise power with a constant exponent."""
 
-    __slots__ = ("children",)
+    __slots__ = ("exponent",)
+    fields = ("exponent",)
 
-    def __init__(self, arg: Expr) -> None:
-        self.children = (arg,)
-        self._finish((arg.shape[0], arg.shape[0]))
+    def __init__(self, base: Expr, exponent: sympy.Expr) -> None:
+        self.exponent = exponent
+        super().__init__(base)
 
     def rebuild(self, children: tuple[Expr, ...]) -> Expr:
-        return Diag(children[0])
+        return power(children[0], self.exponent)
 
 
-class Trace(Expr):
+class Transpose(_Unary):
+    """Aᵀ."""
+
+    __slots__ = ()
+
+    def shape_of(self, shape: Shape) -> Shape:
+        return transpose_shape(shape)
+
+    def rebuild(self, children: tuple[Expr, ...]) -> Expr:
+        return transpose(children[0])
+
+
+class Apply(_Unary):
+    """An elementwise function of the activation table, e.g. σ(a); `param`: leaky ReLU's slope."""
+
+    __slots__ = ("fn", "param")
+    fields = ("fn", "param")
+
+    def __init__(self, fn: str, arg: Expr, param: sympy.Expr | None = None) -> None:
+        self.fn = fn
+        self.param = param
+        super().__init__(arg)
+
+    def rebuild(self, children: tuple[Expr, ...]) -> Expr:
+        return Apply(self.fn, children[0], self.param)
+
+
+class Indicator(_Unary):
+    """The elementwise indicator 𝟙[a > 0] (relation '>') or 𝟙[a ≤ 0] (relation '<=')."""
+
+    __slots__ = ("relation",)
+    fields = ("relation",)
+
+    def __init__(self, arg: Expr, relation: str) -> None:
+        self.relation = relation
+        super().__init__(arg)
+
+    def rebuild(self, children: tuple[Expr, ...]) -> Expr:
+        return Indicator(children[0], self.relation)
+
+
+class SumAll(_ToScalar):
+    """The sum of all entries (a scalar)."""
+
+    __slots__ = ()
+
+    def rebuild(self, children: tuple[Expr, ...]) -> Expr:
+        return sum_all(children[0])
+
+
+class Mean(_ToScalar):
+    """The mean of all entries (a scalar)."""
+
+    __slots__ = ()
+
+    def rebuild(self, children: tuple[Expr, ...]) -> Expr:
+        return mean(children[0])
+
+
+class Trace(_ToScalar):
     """tr(A) of a square matrix (a scalar; read from answers)."""
 
-    __slots__ = ("children",)
+    __slots__ = ()
 
-    def __init__(self, arg: Expr) -> None:
-        self.children = (arg,)
-        self._finish(SCALAR)
+
+class AxisSum(_Unary):
+    """The sums along one axis, the reduced axis kept as 1: Z 𝟏 (axis 1, a column of row sums,
+    [r x 1]) or 𝟏ᵀ Z (axis 0, a row of column sums, [1 x c]); `mean(Z, axis=1)` is (1/c) Z 𝟏."""
+
+    __slots__ = ("axis",)
+    fields = ("axis",)
+
+    def __init__(self, arg: Expr, axis: int) -> None:
+        self.axis = axis
+        super().__init__(arg)
+
+    def shape_of(self, shape: Shape) -> Shape:
+        rows, cols = shape
+        return (rows, 1) if self.axis == 1 else (1, cols)
 
     def rebuild(self, children: tuple[Expr, ...]) -> Expr:
-        return Trace(children[0])
+        return axis_sum(children[0], self.axis)
 
 
-class Softmax(Expr):
+class Variance(_Unary):
+    """V(Z): the variance of each row over its columns (biased: divided by the number of
+    columns, as the notes' V(z) over a minibatch), a column [r x 1]."""
+
+    __slots__ = ()
+
+    def shape_of(self, shape: Shape) -> Shape:
+        return (shape[0], 1)
+
+
+class Standardize(_Unary):
+    """Ẑ = (Z − E[Z]) / √(V(Z) + ε): each row standardized over its columns (the notes' standard
+    normalization of a feature over the minibatch); E and V per row, V biased."""
+
+    __slots__ = ("eps",)
+    fields = ("eps",)
+
+    def __init__(self, arg: Expr, eps: sympy.Expr) -> None:
+        self.eps = eps
+        super().__init__(arg)
+
+    def rebuild(self, children: tuple[Expr, ...]) -> Expr:
+        return Standardize(children[0], self.eps)
+
+
+class Diag(_Unary):
+    """diag(v): the square matrix with the column vector v on its diagonal (read from answers)."""
+
+    __slots__ = ()
+
+    def shape_of(self, shape: Shape) -> Shape:
+        return (shape[0], shape[0])
+
+
+class Softmax(_Unary):
     """softmax per column: each column of a [k x B] batch exponentiated and normalized to sum 1."""
 
-    __slots__ = ("children",)
-
-    def __init__(self, arg: Expr) -> None:
-        self.children = (arg,)
-        self._finish(arg.shape)
-
-    def rebuild(self, children: tuple[Expr, ...]) -> Expr:
-        return Softmax(children[0])
+    __slots__ = ()
 
 
-class LogSoftmax(Expr):
+class LogSoftmax(_Unary):
     """log softmax per column: z − 𝟏 log(𝟏ᵀ e^z), computed without forming softmax."""
 
-    __slots__ = ("children",)
-
-    def __init__(self, arg: Expr) -> None:
-        self.children = (arg,)
-        self._finish(arg.shape)
-
-    def rebuild(self, children: tuple[Expr, ...]) -> Expr:
-        return LogSoftmax(children[0])
+    __slots__ = ()
 
 
 # ---------------------------------------------------------------------------------------------

@@ -65,6 +65,19 @@ class Rule:
         return float(sympy.sqrt(value))
 
 
+def solve_for_var_w(
+    why: str, lhs: sympy.Expr, rhs: sympy.Expr, lhs_latex: str | None = None
+) -> tuple[sympy.Expr, Step]:
+    """Var(w) from the condition lhs = rhs, and the step that asks it: `why`, then
+    lhs = rhs ⇒ Var(w) = …; `lhs_latex` shows lhs in a form of its own (the average fan)."""
+    (solution,) = sympy.solve(sympy.Eq(lhs, rhs), VAR_W)
+    shown = tex(lhs) if lhs_latex is None else lhs_latex
+    return solution, Step(
+        why,
+        rf"{shown} = {tex(rhs)} \;\Rightarrow\; \operatorname{{Var}}(w) = {tex(solution)}",
+    )
+
+
 def forward_variance() -> tuple[sympy.Expr, list[Step]]:
     """Var(z) for z = Σ w_i x_i with w, x independent and zero-mean: n_in Var(w) Var(x)."""
     steps: list[Step] = []
@@ -95,22 +108,19 @@ def forward_variance() -> tuple[sympy.Expr, list[Step]]:
 def keep_forward() -> Rule:
     """Var(z) = Var(x): the activations keep their variance layer after layer (LeCun)."""
     total, steps = forward_variance()
-    (solution,) = sympy.solve(sympy.Eq(total, VAR_X), VAR_W)
-    steps.append(
-        Step(
-            "ask that the variance neither grow nor shrink forward: Var(z) = Var(x)",
-            rf"{tex(total)} = {tex(VAR_X)} \;\Rightarrow\; "
-            rf"\operatorname{{Var}}(w) = {tex(solution)}",
-        )
+    solution, asked = solve_for_var_w(
+        "ask that the variance neither grow nor shrink forward: Var(z) = Var(x)", total, VAR_X
     )
-    return Rule("forward (LeCun)", solution, steps)
+    return Rule("forward (LeCun)", solution, [*steps, asked])
 
 
 def keep_backward() -> Rule:
     """∂L/∂x_i = Σ_j w_ji δ_j over n_out outputs: Var(w) = 1/n_out keeps the gradients' size."""
     one = VAR_W * VAR_D
     total = sympy.summation(one, (INDEX, 1, N_OUT))
-    (solution,) = sympy.solve(sympy.Eq(total, VAR_D), VAR_W)
+    solution, asked = solve_for_var_w(
+        "ask that the gradients keep their variance backward", total, VAR_D
+    )
     steps = [
         Step(
             "backward, the gradient of an input sums over the n_out units it feeds: "
@@ -118,11 +128,7 @@ def keep_backward() -> Rule:
             rf"\operatorname{{Var}}\Big(\frac{{\partial L}}{{\partial x_i}}\Big) = "
             rf"{tex(total)}",
         ),
-        Step(
-            "ask that the gradients keep their variance backward",
-            rf"{tex(total)} = {tex(VAR_D)} \;\Rightarrow\; "
-            rf"\operatorname{{Var}}(w) = {tex(solution)}",
-        ),
+        asked,
     ]
     return Rule("backward", solution, steps)
 
@@ -131,17 +137,14 @@ def glorot() -> Rule:
     """Both conditions cannot hold unless n_in = n_out; Glorot asks for their average."""
     forward, backward = keep_forward(), keep_backward()
     average = (1 / forward.variance + 1 / backward.variance) / 2
-    (solution,) = sympy.solve(sympy.Eq(average * VAR_W, 1), VAR_W)
-    steps = [
-        *forward.steps,
-        *backward.steps,
-        Step(
-            "both hold only when n_in = n_out; Glorot and Bengio (2010) ask that n Var(w) "
-            "equal one for the average fan n = (n_in + n_out)/2",
-            rf"\frac{{{tex(N_IN)} + {tex(N_OUT)}}}{{2}} \operatorname{{Var}}(w) = 1 "
-            rf"\;\Rightarrow\; \operatorname{{Var}}(w) = {tex(solution)}",
-        ),
-    ]
+    solution, asked = solve_for_var_w(
+        "both hold only when n_in = n_out; Glorot and Bengio (2010) ask that n Var(w) "
+        "equal one for the average fan n = (n_in + n_out)/2",
+        average * VAR_W,
+        sympy.Integer(1),
+        lhs_latex=rf"\frac{{{tex(N_IN)} + {tex(N_OUT)}}}{{2}} \operatorname{{Var}}(w)",
+    )
+    steps = [*forward.steps, *backward.steps, asked]
     return Rule("Xavier (Glorot)", sympy.simplify(solution), steps)
 
 
@@ -163,7 +166,7 @@ def he() -> Rule:
     moment, moment_step = relu_second_moment()
     # the next layer's pre-activation sums n_in terms w h with E[h²] = E[ReLU(z)²]
     nxt = N_IN * VAR_W * moment
-    (solution,) = sympy.solve(sympy.Eq(nxt, VAR_Z), VAR_W)
+    solution, asked = solve_for_var_w("ask that Var(z') = Var(z)", nxt, VAR_Z)
     steps = [
         moment_step,
         Step(
@@ -172,10 +175,7 @@ def he() -> Rule:
             rf"\operatorname{{Var}}(z') = {tex(N_IN)} \operatorname{{Var}}(w) "
             rf"\operatorname{{E}}[h^2] = {tex(nxt)}",
         ),
-        Step(
-            "ask that Var(z') = Var(z)",
-            rf"{tex(nxt)} = {tex(VAR_Z)} \;\Rightarrow\; \operatorname{{Var}}(w) = {tex(solution)}",
-        ),
+        asked,
     ]
     return Rule("He (Kaiming)", solution, steps)
 

@@ -1,18 +1,19 @@
 """MathML Core printer for matrix expressions: what the LaTeX printer prints, for a browser.
 
-One method per node class (`_print_<Class>`), with the same binding strengths and parentheses
-as `derive.latex`, so a page shows (W⁽²⁾)ᵀ, ŷ, ⊙, fractions, 𝟏_B and σ′(…) as the LaTeX report
-does, rendered natively by the browser (no script, no font download). Names arrive as the spec's
-LaTeX (`W^{(2)}`, `\\hat{y}`, `\\mathcal{J}(W)`) and are translated by a small reader of the
-name grammar (`name_mathml`); whatever it does not know is shown as text. Every character that
-comes from a spec or an answer is escaped for XML, so the markup can go into HTML as it is.
+The layout is the LaTeX printer's (`derive.layout`: one `_print_<Class>` method per node, the
+same binding strengths and parentheses) and this module gives MathML's tokens, so a page shows
+(W⁽²⁾)ᵀ, ŷ, ⊙, fractions, 𝟏_B and σ′(…) as the LaTeX report does, rendered natively by the
+browser (no script, no font download). Names arrive as the spec's LaTeX (`W^{(2)}`, `\\hat{y}`,
+`\\mathcal{J}(W)`) and are translated by a small reader of the name grammar (`name_mathml`);
+whatever it does not know is shown as text. Every character that comes from a spec or an answer
+is escaped for XML, so the markup can go into HTML as it is.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from html import escape as _escape
 
 import sympy
@@ -21,20 +22,9 @@ from derive import display_rows as rows
 from derive import expr as E
 from derive.activations import ACTIVATIONS
 from derive.chain_rule import Derivation
-from derive.dispatch import handler
 from derive.greek import LETTERS
-from derive.latex import (
-    ADD,
-    ATOM,
-    HADAMARD,
-    NEG,
-    POSTFIX,
-    PRODUCT,
-    length_shown_by_neighbour,
-    number_latex,
-    over,
-    standardized_names,
-)
+from derive.latex import number_latex, standardized_names
+from derive.layout import Layout
 from derive.spec import Spec
 
 MATHML_NS = "http://www.w3.org/1998/Math/MathML"
@@ -421,49 +411,22 @@ def _between(parts: list[str], separator: str) -> list[str]:
 # -- expressions --------------------------------------------------------------------------------
 
 
-class MathmlPrinterBase:
-    """Dispatch on the node's class name: `_print_<Class>` returns (markup, binding strength)."""
+class MathmlPrinter(Layout):
+    """Prints expressions with the spec's names; `names` maps ascii names to LaTeX names. The
+    layout is `derive.layout.Layout`'s, the LaTeX printer's; this class gives MathML's tokens."""
 
-    def emit(self, e: E.Expr, context: int) -> str:
-        markup: str
-        strength: int
-        markup, strength = handler(self, "_print_", e, "MathML form")(e)
-        if strength < context:
-            return fenced("(", ")", markup)
-        return markup
-
-    def doprint(self, e: E.Expr) -> str:
-        """The expression as a MathML fragment (an <mrow> or a token), without <math>."""
-        return self.emit(e, 0)
-
-
-class MathmlPrinter(MathmlPrinterBase):
-    """Prints expressions with the spec's names; `names` maps ascii names to LaTeX names."""
-
-    def __init__(
-        self,
-        names: Callable[[str], str],
-        loss: str,
-        standardized: Mapping[E.Expr, str] | None = None,
-    ) -> None:
-        self.names = names
-        self.loss = loss
-        self.standardized = dict(standardized or {})
+    WHAT = "MathML form"
+    ONE, ZERO, ONES, ZEROS = mn("1"), mn("0"), mi(styled("1", "BOLD")), mi(styled("0", "BOLD"))
+    T, IDENTITY, ODOT, NORM = mi("T"), mi("I"), "\u2299", "\u2016"
+    INDICATOR, GREATER, AT_MOST = mi(styled("1", "DOUBLE-STRUCK")), ">", "\u2264"
 
     @classmethod
     def for_spec(cls, spec: Spec) -> MathmlPrinter:
         return cls(spec.latex_of, spec.loss, standardized_names(spec))
 
     def name(self, name: str) -> str:
+        """A name of the spec (ascii), shown by its LaTeX name."""
         return name_mathml(self.names(name))
-
-    def grad(self, name: str, loss: str | None = None) -> str:
-        """∂loss/∂name as a fraction."""
-        return self.local(loss or self.loss, name)
-
-    def local(self, upper: str, lower: str) -> str:
-        """∂upper/∂lower as a fraction."""
-        return mfrac(mrow(mi("\u2202"), self.name(upper)), mrow(mi("\u2202"), self.name(lower)))
 
     def derivative(self, fn: str, arg: E.Expr) -> str:
         """f′(arg) for a function of the activation table: σ′(W⁽¹⁾x + b⁽¹⁾)."""
@@ -487,195 +450,73 @@ class MathmlPrinter(MathmlPrinterBase):
     def noted(self, row: str, note: str) -> str:
         return mrow(row, mspace("1em"), mtext(f"({note})"))
 
-    # -- leaves ---------------------------------------------------------------------------------
+    # -- MathML's tokens and how they combine (derive.layout.Layout) ---------------------------
 
-    def _print_Var(self, e: E.Expr) -> tuple[str, int]:
-        assert isinstance(e, E.Var)
-        latex = self.names(e.name)
-        # a name with its own superscript is bracketed before another one is added
-        return name_mathml(latex), (POSTFIX if "^" in latex else ATOM)
+    def number(self, value: sympy.Expr) -> str:
+        return number_mathml(value)
 
-    def _print_GradRef(self, e: E.Expr) -> tuple[str, int]:
-        assert isinstance(e, E.GradRef)
-        return self.grad(e.name), POSTFIX
+    def latex_name(self, latex: str) -> str:
+        return name_mathml(latex)
 
-    def _print_Const(self, e: E.Expr) -> tuple[str, int]:
-        assert isinstance(e, E.Const)
-        v = e.value
-        if v.is_number and v.is_negative:
-            return number_mathml(v), NEG
-        return number_mathml(v), (ATOM if v.is_Atom else PRODUCT)
+    def dim(self, dim: E.Dim) -> str:
+        return name_mathml(str(dim))
 
-    def _ones(self) -> str:
-        return mi(styled("1", "BOLD"))
+    def partial(self, name: str) -> str:
+        return mrow(mi("\u2202"), self.name(name))
 
-    def _print_Ones(self, e: E.Expr) -> tuple[str, int]:
-        # a ones vector with its length, 𝟏_B (or the row 𝟏_Bᵀ), where no neighbour in a product
-        # tells its size; `_ones_in_product` prints the short form
-        if e.is_scalar:
-            return mn("1"), ATOM
-        rows, cols = e.shape
-        if rows == 1:
-            return msubsup(self._ones(), name_mathml(str(cols)), mi("T")), POSTFIX
-        if cols == 1:
-            return msub(self._ones(), name_mathml(str(rows))), POSTFIX
-        return self._ones(), ATOM
+    def fence(self, left: str, right: str, inner: str) -> str:
+        return fenced(left, right, inner)
 
-    def _ones_in_product(self, e: E.Expr) -> str:
-        """𝟏 or 𝟏ᵀ inside a matrix product, where the neighbouring factor gives its length."""
-        if e.shape[0] == 1 and e.shape[1] != 1:
-            return msup(self._ones(), mi("T"))
-        return self._ones()
+    def frac(self, num: str, den: str) -> str:
+        return mfrac(num, den)
 
-    def _print_Zero(self, e: E.Expr) -> tuple[str, int]:
-        return (mn("0") if e.is_scalar else mi(styled("0", "BOLD"))), ATOM
+    def sqrt(self, inner: str) -> str:
+        return f"<msqrt>{inner}</msqrt>"
 
-    # -- compounds ------------------------------------------------------------------------------
+    def sup(self, base: str, script: str) -> str:
+        return msup(base, script)
 
-    def _print_Add(self, e: E.Expr) -> tuple[str, int]:
+    def sub(self, base: str, script: str) -> str:
+        return msub(base, script)
+
+    def subsup(self, base: str, sub: str, sup: str) -> str:
+        return msubsup(base, sub, sup)
+
+    def juxtapose(self, parts: list[str]) -> str:
+        return mrow(*_between(parts, mo(INVISIBLE_TIMES)))
+
+    def infix(self, parts: list[str], op: str) -> str:
+        return mrow(*_between(parts, mo(op)))
+
+    def signed(self, terms: list[tuple[bool, str]]) -> str:
         parts: list[str] = []
-        for i, term in enumerate(e.children):
-            if isinstance(term, E.Scale) and E.is_negative(term.coef):
-                parts += [mo(MINUS), self._term(E.scale(-term.coef, term.arg))]
+        for i, (minus, body) in enumerate(terms):
+            if minus:
+                parts += [mo(MINUS), body]
             else:
-                parts += ([mo("+")] if i else []) + [self._term(term)]
-        return mrow(*parts), ADD
+                parts += ([mo("+")] if i else []) + [body]
+        return mrow(*parts)
 
-    def _term(self, term: E.Expr) -> str:
-        if isinstance(term, E.Ones):
-            return mn("1")  # 1 − h: the ones vector reads as 1 in a sum
-        return self.emit(term, NEG)
+    def negate(self, inner: str) -> str:
+        return mrow(mo(MINUS), inner)
 
-    def _print_Scale(self, e: E.Expr) -> tuple[str, int]:
-        assert isinstance(e, E.Scale)
-        c = e.coef
-        if c == -1:
-            return mrow(mo(MINUS), self.emit(e.arg, PRODUCT)), NEG
-        body = mrow(number_mathml(c), mo(INVISIBLE_TIMES), self.emit(e.arg, PRODUCT))
-        if c.is_number and c < 0 and not (isinstance(e.arg, E.Ones) and not e.is_scalar):
-            return body, NEG
-        return body, PRODUCT
+    def elementwise(self, exponent: str) -> str:
+        return mrow(mo("\u2218"), exponent)
 
-    def _print_MatMul(self, e: E.Expr) -> tuple[str, int]:
-        children = e.children
-        factors = [
-            self._ones_in_product(f)
-            if isinstance(f, E.Ones) and length_shown_by_neighbour(children, i)
-            else self.emit(f, PRODUCT + 1 if isinstance(f, E.Hadamard) else PRODUCT)
-            for i, f in enumerate(children)
-        ]
-        return mrow(*_between(factors, mo(INVISIBLE_TIMES))), PRODUCT
+    def operator(self, name: str) -> str:
+        return mi(name)
 
-    def _print_AxisSum(self, e: E.Expr) -> tuple[str, int]:
-        assert isinstance(e, E.AxisSum)
-        (arg,) = e.children
-        inner = self.emit(arg, PRODUCT + 1 if isinstance(arg, E.Hadamard) else PRODUCT)
-        if e.axis == 1:
-            return mrow(inner, mo(INVISIBLE_TIMES), self._ones()), PRODUCT
-        return mrow(msup(self._ones(), mi("T")), mo(INVISIBLE_TIMES), inner), PRODUCT
+    def apply(self, function: str, arg: str) -> str:
+        return mrow(function, mo(APPLY_FUNCTION), fenced("(", ")", arg))
 
-    def _print_Variance(self, e: E.Expr) -> tuple[str, int]:
-        return self._operator("V", e.children[0]), ATOM
+    def bracketed(self, head: str, left: str, right: str, inner: str) -> str:
+        return mrow(head, fenced(left, right, inner))
 
-    def _print_Standardize(self, e: E.Expr) -> tuple[str, int]:
-        assert isinstance(e, E.Standardize)
-        hat = self.standardized.get(e)
-        if hat is not None:
-            return name_mathml(hat), POSTFIX
-        return self.standardize_definition(e), ATOM
+    def log(self, inner: str) -> str:
+        return mrow(mi("log"), mo(APPLY_FUNCTION), inner)
 
-    def standardize_definition(self, e: E.Standardize) -> str:
-        whole = self.doprint(e.arg)
-        mean = mrow(mi("E"), fenced("[", "]", whole))
-        var = mrow(mi("V"), mo(APPLY_FUNCTION), fenced("(", ")", whole))
-        top = mrow(self.emit(e.arg, ADD), mo(MINUS), mean)
-        bottom = f"<msqrt>{mrow(var, mo('+'), number_mathml(e.eps))}</msqrt>"
-        return mfrac(top, bottom)
-
-    def _print_Hadamard(self, e: E.Expr) -> tuple[str, int]:
-        if e.is_scalar:  # a product of scalars, y/p over its denominator as in derive.latex
-            top, bottom = over(e.children)
-            if bottom:
-                num = [self.doprint(top[0])] if len(top) == 1 else [
-                    self.emit(f, PRODUCT) for f in top] or [mn("1")]  # fmt: skip
-                den = [self.doprint(bottom[0])] if len(bottom) == 1 else [
-                    self.emit(f, PRODUCT) for f in bottom]  # fmt: skip
-                times = mo(INVISIBLE_TIMES)
-                return mfrac(mrow(*_between(num, times)), mrow(*_between(den, times))), ATOM
-            factors = [self.emit(f, PRODUCT) for f in e.children]
-            return mrow(*_between(factors, mo(INVISIBLE_TIMES))), PRODUCT
-        factors = [self.emit(f, POSTFIX) for f in e.children]
-        return mrow(*_between(factors, mo("\u2299"))), HADAMARD
-
-    def _print_ScalarMul(self, e: E.Expr) -> tuple[str, int]:
-        s, a = e.children
-        return mrow(self.emit(s, PRODUCT), mo(INVISIBLE_TIMES), self.emit(a, PRODUCT + 1)), PRODUCT
-
-    def _print_Div(self, e: E.Expr) -> tuple[str, int]:
-        num, den = e.children
-        return mfrac(self.doprint(num), self.doprint(den)), ATOM
-
-    def _print_Power(self, e: E.Expr) -> tuple[str, int]:
-        assert isinstance(e, E.Power)
-        (base,) = e.children
-        if e.exponent.is_number and e.exponent < 0 and base.is_scalar:
-            inner = self.emit(E.power(base, -e.exponent), POSTFIX)
-            return mfrac(mn("1"), inner), ATOM
-        p = number_mathml(e.exponent)
-        # elementwise powers of matrices, and reciprocals of anything not scalar (never an
-        # inverse), carry the Hadamard mark: X^{∘2}, u^{∘−1}
-        elementwise = 1 not in base.shape or (e.exponent < 0 and not base.is_scalar)
-        exponent = mrow(mo("\u2218"), p) if elementwise else p
-        return msup(self.emit(base, ATOM), exponent), POSTFIX
-
-    def _print_Transpose(self, e: E.Expr) -> tuple[str, int]:
-        return msup(self.emit(e.children[0], ATOM), mi("T")), POSTFIX
-
-    def _print_Apply(self, e: E.Expr) -> tuple[str, int]:
-        assert isinstance(e, E.Apply)
-        arg = self.doprint(e.children[0])
-        act = ACTIVATIONS[e.fn]
-        if act.latex_call:
-            return _call_form(act.latex_call, arg), ATOM
-        name = name_mathml(act.latex)
-        if e.param is not None and e.param != act.param_value():
-            name = msub(name, number_mathml(e.param))
-        return mrow(name, mo(APPLY_FUNCTION), fenced("(", ")", arg)), ATOM
-
-    def _print_Indicator(self, e: E.Expr) -> tuple[str, int]:
-        assert isinstance(e, E.Indicator)
-        rel = mo(">" if e.relation == ">" else "\u2264")
-        inner = mrow(self.doprint(e.children[0]), rel, mn("0"))
-        return mrow(mi(styled("1", "DOUBLE-STRUCK")), fenced("[", "]", inner)), ATOM
-
-    def _print_SumAll(self, e: E.Expr) -> tuple[str, int]:
-        (arg,) = e.children
-        if isinstance(arg, E.Power) and arg.exponent == 2 and 1 in arg.shape:
-            norm = fenced("\u2016", "\u2016", self.doprint(arg.children[0]))
-            return msup(norm, mn("2")), POSTFIX
-        return self._operator("sum", arg), ATOM
-
-    def _operator(self, name: str, arg: E.Expr) -> str:
-        return mrow(mi(name), mo(APPLY_FUNCTION), fenced("(", ")", self.doprint(arg)))
-
-    def _print_Mean(self, e: E.Expr) -> tuple[str, int]:
-        return self._operator("mean", e.children[0]), ATOM
-
-    def _print_Diag(self, e: E.Expr) -> tuple[str, int]:
-        return self._operator("diag", e.children[0]), ATOM
-
-    def _print_Trace(self, e: E.Expr) -> tuple[str, int]:
-        return self._operator("tr", e.children[0]), ATOM
-
-    def _print_Identity(self, e: E.Expr) -> tuple[str, int]:
-        return mi("I"), ATOM
-
-    def _print_Softmax(self, e: E.Expr) -> tuple[str, int]:
-        return self._operator("softmax", e.children[0]), ATOM
-
-    def _print_LogSoftmax(self, e: E.Expr) -> tuple[str, int]:
-        softmax = self._operator("softmax", e.children[0])
-        return mrow(mi("log"), mo(APPLY_FUNCTION), softmax), ATOM
+    def call(self, template: str, arg: str) -> str:
+        return _call_form(template, arg)
 
 
 # how an activation row's `latex_call` (a LaTeX template over {a}) reads in MathML

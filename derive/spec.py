@@ -479,13 +479,23 @@ class _SpecReader:
         if keyword.iskeyword(name) or name in functions() or name == "T":
             raise self.fail(f"{what} name {name!r} is reserved (a Python keyword, a function or T)")
 
+    def _section(
+        self, raw: Any, section: str, limit: str, refusal: str, empty: bool = False
+    ) -> Mapping[str, Any]:
+        """A top-level table of the spec ([dims], [vars], [forward]): refused with `refusal`
+        when it is not a table (or is empty, unless `empty`), and bounded by the limit `limit`
+        on its number of entries."""
+        if not isinstance(raw, Mapping) or not (raw or empty):
+            raise self.fail(refusal)
+        if len(raw) > getattr(self.limits, limit):
+            what = f"{section} of {self.source} has {len(raw)}"
+            raise self.limits.too_large(limit, what, len(raw))
+        return raw
+
     def _dims(self, raw: Any) -> dict[str, int]:
-        if not isinstance(raw, Mapping):
-            raise self.fail("[dims] must be a table of name = positive integer")
-        if len(raw) > self.limits.dims:
-            raise self.limits.too_large(
-                "dims", f"[dims] of {self.source} has {len(raw)}", len(raw)
-            )
+        raw = self._section(
+            raw, "[dims]", "dims", "[dims] must be a table of name = positive integer", empty=True
+        )
         dims: dict[str, int] = {}
         for name, value in raw.items():
             self._name(name, "dim")
@@ -497,12 +507,9 @@ class _SpecReader:
         return dims
 
     def _vars(self, raw: Any, dims: dict[str, int]) -> dict[str, Variable]:
-        if not isinstance(raw, Mapping) or not raw:
-            raise self.fail("[vars] is missing or empty; declare at least one variable")
-        if len(raw) > self.limits.variables:
-            raise self.limits.too_large(
-                "variables", f"[vars] of {self.source} has {len(raw)}", len(raw)
-            )
+        raw = self._section(
+            raw, "[vars]", "variables", "[vars] is missing or empty; declare at least one variable"
+        )
         out: dict[str, Variable] = {}
         for name, body in raw.items():
             self._name(name, "variable")
@@ -587,12 +594,12 @@ class _SpecReader:
     def _forward(
         self, raw: Any, dims: dict[str, int], variables: dict[str, Variable]
     ) -> list[Equation]:
-        if not isinstance(raw, Mapping) or not raw:
-            raise self.fail("[forward] is missing or empty; the last equation is the loss")
-        if len(raw) > self.limits.equations:
-            raise self.limits.too_large(
-                "equations", f"[forward] of {self.source} has {len(raw)}", len(raw)
-            )
+        raw = self._section(
+            raw,
+            "[forward]",
+            "equations",
+            "[forward] is missing or empty; the last equation is the loss",
+        )
         shapes: dict[str, E.Shape] = {n: v.shape for n, v in variables.items()}
         equations: list[Equation] = []
         for name, body in raw.items():

@@ -6,18 +6,21 @@ x (p − y). Here every maximal elementwise subtree (⊙, +, scaling, powers, el
 over operands of its own shape or scalars) is read as a scalar expression in SymPy, with each
 operand that is not elementwise (a product, a transpose, a name, a softmax) as one symbol and
 each function opaque (σ stays σ, 1 − h² stays 1 − h²), simplified (`cancel`, then `factor`), and
-written back. The simplified form replaces the chain form only when it cancels a division, uses
-the operands fewer times, divides by no sum or product and has fewer nodes, so a form that is
-already as short as a textbook's (2 (ŷ − y) zᵀ) is left exactly as it is.
+written back by `derive.elementwise_form`, which reads the activation table's derivatives too.
+The simplified form replaces the chain form only when it cancels a division, uses the operands
+fewer times, divides by no sum or product and has fewer nodes, so a form that is already as
+short as a textbook's (2 (ŷ − y) zᵀ) is left exactly as it is.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import sympy
 
 from derive import expr as E
+from derive.elementwise_form import to_elementwise
 
 MAX_CHAIN_NODES = 60  # a longer elementwise chain is left as the chain rule wrote it
 _STEP = sympy.Function("step")  # 𝟙[a > 0]; 𝟙[a ≤ 0] is 1 − step(a)
@@ -70,7 +73,8 @@ class _Scalars:
     def __init__(self, visit: Callable[[E.Expr], E.Expr]) -> None:
         self.visit = visit
         self.symbols: dict[E.Expr, sympy.Symbol] = {}
-        self.leaves: dict[sympy.Symbol, E.Expr] = {}
+        self.leaves: dict[sympy.Expr, E.Expr] = {}
+        self.functions: dict[Any, str] = {}  # the opaque function of each row read (act_sigmoid)
         self.nodes = 0
 
     def leaf(self, n: E.Expr) -> sympy.Expr:
@@ -108,6 +112,7 @@ class _Scalars:
             return step if n.relation == ">" else 1 - step
         assert isinstance(n, E.Apply)
         fn = sympy.Function(f"act_{n.fn}")  # opaque: σ stays σ
+        self.functions[fn] = n.fn
         arg = self.read(kids[0], shape)
         return fn(arg) if n.param is None else fn(arg, n.param)
 
@@ -156,7 +161,7 @@ def _simplified_chain(n: E.Expr, visit: Callable[[E.Expr], E.Expr]) -> E.Expr:
             continue  # only a cancelled division is a simplification (p (1 − p)/p …), not a
             # product multiplied out (σ (1 − σ²) into σ − σ³)
         try:
-            back = _to_matrix(candidate, scalars.leaves, n.shape)
+            back = to_elementwise(candidate, n.shape, scalars.leaves, scalars.functions, _STEP)
         except NotImplementedError:
             continue
         if back.shape == n.shape and E.count_nodes(back) < E.count_nodes(best):
@@ -192,44 +197,3 @@ def _compound_denominator(x: sympy.Expr) -> bool:
 def _candidates(x: sympy.Expr) -> list[sympy.Expr]:
     cancelled = sympy.cancel(x)
     return [cancelled, sympy.factor(cancelled)]
-
-
-def _to_matrix(x: sympy.Expr, leaves: dict[sympy.Symbol, E.Expr], shape: E.Shape) -> E.Expr:
-    """A scalar expression over the chain's symbols, written back as an elementwise one."""
-
-    def conv(t: sympy.Expr) -> E.Expr:
-        if t in leaves:
-            return leaves[t]
-        if t.is_Number:
-            return E.Const(t) if E.is_scalar(shape) else E.scale(t, E.Ones(shape))
-        if not t.free_symbols & set(leaves):  # a constant in the dims (1/B)
-            return E.Const(t) if E.is_scalar(shape) else E.scale(t, E.Ones(shape))
-        if isinstance(t, sympy.Add):
-            # positive terms first and constants first among them: p − y, 1 − h
-            terms = sorted(t.args, key=lambda a: (a.could_extract_minus_sign(), not a.is_Number,
-                                                   sympy.default_sort_key(a)))  # fmt: skip
-            return E.add(*[conv(a) for a in terms], shape=shape)
-        if isinstance(t, sympy.Mul):
-            coef, rest = t.as_coeff_Mul()
-            factors = [conv(a) for a in sympy.Mul.make_args(rest)]
-            scalars = [f for f in factors if f.is_scalar and not E.is_scalar(shape)]
-            arrays = [f for f in factors if not (f.is_scalar and not E.is_scalar(shape))]
-            body = E.hadamard(*arrays) if arrays else E.Ones(shape)
-            for s in scalars:
-                body = E.smul(s, body)
-            return E.scale(coef, body)
-        if isinstance(t, sympy.Pow) and t.exp.is_Number:
-            base = conv(t.base)
-            if base.is_scalar and not E.is_scalar(shape):
-                raise NotImplementedError("a power of a broadcast scalar")
-            return E.power(base, t.exp)
-        if isinstance(t, sympy.Function) and t.func == _STEP:
-            return E.Indicator(conv(t.args[0]), ">")
-        name = getattr(t.func, "__name__", "")
-        if isinstance(t, sympy.Function) and name.startswith("act_"):
-            fn = name[4:]
-            param = t.args[1] if len(t.args) > 1 else None
-            return E.Apply(fn, conv(t.args[0]), param)
-        raise NotImplementedError(f"no elementwise form for {t}")
-
-    return conv(x)

@@ -23,7 +23,7 @@ from derive.errors import OptionError, SpecError
 from derive.evaluate import evaluate
 from derive.limits import DEFAULT, Limits, read_bounded
 from derive.spec import Spec
-from derive.targets import column_array
+from derive.targets import concrete_shape, draw_value
 
 SATURATED = 1e-3  # f′ below this: a saturated (or, for ReLU, dead) unit
 TOLERANCE = 1e-8  # a gradient, input or weight norm at most this is (near) zero
@@ -183,19 +183,15 @@ def initial_values(spec: Spec, scheme: str, seed: int) -> dict[str, np.ndarray]:
     values: dict[str, np.ndarray] = {}
     scales = _normalization_scales(spec)
     for name, v in spec.variables.items():
-        shape = tuple(d if isinstance(d, int) else spec.dims[d] for d in v.shape)
+        shape = concrete_shape(v.shape, spec.dims)
         if v.role == "param" and shape[1] > 1:
             values[name] = rng.standard_normal(shape) * SCHEMES[scheme].std(shape[1], shape[0])
         elif v.role == "param" and name in scales:
             values[name] = np.ones(shape)  # a batch norm's γ starts at 1 (Ioffe & Szegedy)
         elif v.role == "param":
             values[name] = np.zeros(shape)
-        elif v.values != "real":
-            values[name] = column_array(v.values, (shape[0], shape[1]), rng)
-        elif v.value_range:
-            values[name] = rng.uniform(*v.value_range, size=shape)
         else:
-            values[name] = rng.standard_normal(shape)
+            values[name] = draw_value(v, shape, rng)
     return values
 
 

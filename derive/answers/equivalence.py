@@ -22,7 +22,7 @@ import numpy as np
 from derive import expr as E
 from derive.evaluate import Array, evaluate, kink_arguments, precise
 from derive.spec import Spec
-from derive.targets import column_array
+from derive.targets import concrete_shape, draw_value
 
 RTOL = 1e-8
 FLOOR = 1e-12
@@ -64,13 +64,7 @@ def draw_points(spec: Spec, count: int, seed: int, guard: Sequence[E.Expr] = ())
         dims = {d: int(n) for d, n in zip(names, sizes, strict=True)}
         env: dict[str, Array] = {}
         for name, v in spec.variables.items():
-            shape = tuple(d if isinstance(d, int) else dims[d] for d in v.shape)
-            if v.values != "real":
-                env[name] = column_array(v.values, (shape[0], shape[1]), rng)
-            elif v.value_range:
-                env[name] = rng.uniform(*v.value_range, size=shape)
-            else:
-                env[name] = rng.standard_normal(shape)
+            env[name] = draw_value(v, concrete_shape(v.shape, dims), rng)
         for eq in spec.equations:
             env[eq.name] = evaluate(eq.expr, env, dims)
         if not all(np.all(np.isfinite(env[eq.name])) for eq in spec.equations):
