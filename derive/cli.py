@@ -105,7 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
         sub,
         "derive",
         _run_derive,
-        help="derive gradients step by step (LaTeX, markdown or JSON)",
+        help="derive gradients step by step (markdown, LaTeX, HTML or JSON)",
         description="Derive the gradient of the loss with respect to each name, step by step.",
         epilog=(
             "By default: every intermediate and parameter, in the order backpropagation\n"
