@@ -20,8 +20,8 @@ from typing import Any
 from derive import expr as E
 from derive.chain_rule import Derivation
 from derive.document import WRITERS
-from derive.document.json_writer import step_data, where_data
-from derive.document.latex import final_latex, step_lines, where_lines
+from derive.document.json_writer import step_records, where_records
+from derive.document.latex import final_latex
 from derive.document.model import Block, Document, Math, Paragraph, Section, Text
 from derive.document.parts import convention, gradient_blocks, network_blocks, shape_text
 from derive.latex import printer_for
@@ -70,6 +70,8 @@ def to_json_data(deriv: Derivation, names: Sequence[str]) -> dict[str, Any]:
     grads = []
     for name in names:
         g = deriv[name]
+        steps, step_data = step_records(deriv, name)
+        where, where_data = where_records(deriv, name)
         grads.append(
             {
                 "wrt": name,
@@ -78,10 +80,10 @@ def to_json_data(deriv: Derivation, names: Sequence[str]) -> dict[str, Any]:
                 "sympy": ascii_form(g.final),
                 "latex": final_latex(deriv, name),
                 "chain_form": _chain_form(deriv, name),
-                "steps": step_lines(deriv, name),
-                "where": where_lines(deriv, name),
-                "step_data": step_data(deriv, name),
-                "where_data": where_data(deriv, name),
+                "steps": steps,
+                "where": where,
+                "step_data": step_data,
+                "where_data": where_data,
                 "notes": notes(deriv, name),
                 "edges": [
                     {"from": e.consumer, "kind": e.kind, "activation": e.activation}

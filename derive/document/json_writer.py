@@ -16,9 +16,7 @@ from derive.document.latex import (
     math_latex,
     rendered_steps,
     rendered_where,
-    step_lines,
     symbol_latex,
-    where_lines,
 )
 from derive.steps import UPSTREAM, partial_data, steps_data
 from derive.sympy_form import ascii_form
@@ -64,26 +62,31 @@ def block_data(b: M.Block) -> dict[str, Any]:
     if isinstance(c, M.Forward):
         return {"type": "forward", "rows": equations_latex(c.spec)}
     if isinstance(c, M.Steps):
-        return {"type": "steps", "wrt": c.name, "rows": step_lines(c.deriv, c.name),
-                "data": step_data(c.deriv, c.name)}  # fmt: skip
+        rows, data = step_records(c.deriv, c.name)
+        return {"type": "steps", "wrt": c.name, "rows": rows, "data": data}
     if isinstance(c, M.Where):
-        return {"type": "where", "wrt": c.name, "rows": where_lines(c.deriv, c.name),
-                "data": where_data(c.deriv, c.name)}  # fmt: skip
+        rows, data = where_records(c.deriv, c.name)
+        return {"type": "where", "wrt": c.name, "rows": rows, "data": data}
     assert isinstance(c, M.Final)
     g = c.deriv[c.name]
     return {"type": "final", "wrt": c.name, "latex": final_latex(c.deriv, c.name),
             "sympy": ascii_form(g.final), "shape": [str(g.shape[0]), str(g.shape[1])]}  # fmt: skip
 
 
-def step_data(deriv: Derivation, name: str) -> list[dict[str, Any]]:
-    """The steps as records, one per printed row (`derive.steps.steps_data`)."""
-    return steps_data([s for s, _ in rendered_steps(deriv, name)], ascii_form, deriv.spec.loss)
+def step_records(deriv: Derivation, name: str) -> tuple[list[str], list[dict[str, Any]]]:
+    """The steps' LaTeX rows and the same steps as records (`derive.steps.steps_data`), from
+    one rendering."""
+    rendered = rendered_steps(deriv, name)
+    data = steps_data([s for s, _ in rendered], ascii_form, deriv.spec.loss)
+    return [text for _, text in rendered], data
 
 
-def where_data(deriv: Derivation, name: str) -> list[dict[str, Any]]:
-    """The where-lines as records, one per printed row."""
-    out = []
+def where_records(deriv: Derivation, name: str) -> tuple[list[str], list[dict[str, Any]]]:
+    """The where-lines as LaTeX equations and as records, from one rendering."""
+    lines: list[str] = []
+    out: list[dict[str, Any]] = []
     for r in rendered_where(deriv, name):
+        lines.append(f"{r.lhs} = {r.rhs}")
         if r.item is None:
             assert r.definition is not None
             out.append({"kind": "definition", "sympy": ascii_form(r.definition),
@@ -98,7 +101,7 @@ def where_data(deriv: Derivation, name: str) -> list[dict[str, Any]]:
         if item.note:
             row["note"] = item.note
         out.append(row)
-    return out
+    return lines, out
 
 
 def document_data(doc: M.Document) -> dict[str, Any]:
